@@ -1,0 +1,57 @@
+"""airflow-resumable: make Apache Airflow tasks resume instead of restart.
+
+Public names are importable from here. They load lazily, so ``import airflow_resumable`` in a DAG file
+costs almost nothing and never imports a provider package.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# name -> module that defines it (relative to this package)
+_LAZY: dict[str, str] = {
+    "ResumableError": "errors",
+    "AirflowVersionError": "errors",
+    "NoStoreError": "errors",
+    "InvalidValueError": "errors",
+    "CommitError": "errors",
+    "CheckpointError": "errors",
+    "WatermarkRegressionError": "errors",
+    "ConcurrentWriteError": "errors",
+    "JobError": "errors",
+    "Codec": "_codec",
+    "TypedCodec": "_codec",
+}
+
+__all__ = sorted([*_LAZY, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'airflow_resumable' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"airflow_resumable.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:
+    from airflow_resumable._codec import Codec, TypedCodec
+    from airflow_resumable.errors import (
+        AirflowVersionError,
+        CheckpointError,
+        CommitError,
+        ConcurrentWriteError,
+        InvalidValueError,
+        JobError,
+        NoStoreError,
+        ResumableError,
+        WatermarkRegressionError,
+    )

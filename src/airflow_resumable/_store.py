@@ -1,0 +1,217 @@
+"""Store access shared by every helper: finding the running task's stores, and writing to them safely.
+
+Helpers never talk to ``context["task_state_store"]`` directly; they go through :func:`task_store`,
+:func:`asset_store` and :func:`retrying`, so that the version guard, the "not inside a task" message and
+the retry policy for failed writes live in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from functools import cache
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+import tenacity
+
+from airflow_resumable.errors import AirflowVersionError, InvalidValueError, NoStoreError
+
+__all__ = [
+    "AssetStore",
+    "TaskStore",
+    "asset_store",
+    "call_async",
+    "current_context",
+    "require_airflow",
+    "retrying",
+    "task_store",
+    "writer_identity",
+]
+
+log = logging.getLogger("airflow_resumable")
+T = TypeVar("T")
+MIN_AIRFLOW = (3, 3)
+
+
+@runtime_checkable
+class TaskStore(Protocol):
+    """What the helpers need of ``context["task_state_store"]`` (or an in-memory stand-in)."""
+
+    def get(self, key: str, default: Any = None) -> Any: ...
+
+    def set(self, key: str, value: Any, *, retention: timedelta | None = None) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+@runtime_checkable
+class AssetStore(Protocol):
+    """What the helpers need of ``context["asset_state_store"][asset]`` (or an in-memory stand-in)."""
+
+    def get(self, key: str, default: Any = None) -> Any: ...
+
+    def set(self, key: str, value: Any) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+def _parse_version(text: str) -> tuple[int, int]:
+    parts = text.split(".")
+    try:
+        return int(parts[0]), int(parts[1])
+    except (ValueError, IndexError):  # pragma: no cover - unknown scheme: trust it
+        return MIN_AIRFLOW
+
+
+@cache
+def require_airflow() -> None:
+    """Raise :class:`AirflowVersionError` unless Airflow 3.3 or newer is installed."""
+    try:
+        from importlib.metadata import version
+
+        installed = version("apache-airflow-task-sdk")
+        sdk = _parse_version(installed)
+        ok = sdk >= (1, 3)
+    except Exception:  # the task SDK is missing: fall back to the core package
+        try:
+            from importlib.metadata import version
+
+            installed = version("apache-airflow")
+            ok = _parse_version(installed) >= MIN_AIRFLOW
+        except Exception:
+            installed, ok = "not installed", False
+    if not ok:
+        raise AirflowVersionError(
+            f"airflow-resumable needs Apache Airflow 3.3 or newer (task SDK 1.3+), found {installed}. "
+            "The state stores it builds on arrived in 3.3 (AIP-103): upgrade Airflow, or pass store= with an "
+            "object from airflow_resumable.testing for use outside Airflow."
+        )
+
+
+def current_context() -> Mapping[str, Any] | None:
+    """The running task's context, or ``None`` when not called from inside a running task."""
+    try:
+        from airflow.sdk import get_current_context
+    except ImportError:
+        return None
+    try:
+        return get_current_context()
+    except Exception:
+        return None
+
+
+def task_store(store: TaskStore | None, *, who: str) -> TaskStore:
+    """Return ``store``, or the running task's ``task_state_store``.
+
+    ``who`` names the helper asking, for the error message.
+    """
+    if store is not None:
+        return store
+    require_airflow()
+    context = current_context()
+    found = None if context is None else context.get("task_state_store")
+    if found is None:
+        raise NoStoreError(
+            f"{who} needs a task state store, and none was found: it is not running inside an Airflow task. "
+            "Create it inside the task function (or execute()), or pass store=... "
+            "(for unit tests: airflow_resumable.testing.InMemoryTaskStateStore())."
+        )
+    return found  # type: ignore[no-any-return]
+
+
+def asset_store(asset: Any, store: AssetStore | None, *, who: str) -> AssetStore:
+    """Return ``store``, or the running task's ``asset_state_store[asset]``.
+
+    Raises :class:`InvalidValueError` when the asset is not an inlet or outlet of the running task.
+    """
+    if store is not None:
+        return store
+    require_airflow()
+    context = current_context()
+    stores = None if context is None else context.get("asset_state_store")
+    if stores is None:
+        raise NoStoreError(
+            f"{who} needs an asset state store, and none was found: it is not running inside an Airflow "
+            "task. Create it inside the task, or pass store=... "
+            "(for unit tests: airflow_resumable.testing.InMemoryAssetStateStore())."
+        )
+    try:
+        return stores[asset]  # type: ignore[no-any-return]
+    except KeyError:
+        task_id = getattr(context.get("ti"), "task_id", "this task") if context else "this task"
+        raise InvalidValueError(
+            f"{who}: asset {asset!r} is not an inlet or outlet of task {task_id!r}. "
+            f"Declare it, e.g. @task(outlets=[{_asset_name(asset)}]) for a producer or inlets=[...] for a "
+            "consumer; the asset state store only opens the assets a task declares."
+        ) from None
+    except TypeError as exc:
+        raise InvalidValueError(
+            f"{who}: {asset!r} is not an asset. Pass an airflow.sdk.Asset (or an asset name/uri ref)."
+        ) from exc
+
+
+def _asset_name(asset: Any) -> str:
+    name = getattr(asset, "name", None)
+    return f"Asset({name!r})" if name else "ASSET"
+
+
+def writer_identity(context: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Who is writing: dag_id, run_id, task_id, map_index and try_number of the running task, if any."""
+    ctx = context if context is not None else current_context()
+    ti = None if ctx is None else ctx.get("ti")
+    if ti is None:
+        return {}
+    return {
+        "dag_id": getattr(ti, "dag_id", None),
+        "run_id": getattr(ti, "run_id", None),
+        "task_id": getattr(ti, "task_id", None),
+        "map_index": getattr(ti, "map_index", -1),
+        "try_number": getattr(ti, "try_number", None),
+    }
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Bad input is never retried (it would fail the same way); everything else may be a blip."""
+    if isinstance(exc, ValueError | TypeError):
+        return False
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    return not (isinstance(status, int) and 400 <= status < 500 and status not in (408, 409, 429))
+
+
+def retrying(what: str, *, attempts: int = 4, max_wait: float = 2.0) -> tenacity.Retrying:
+    """A bounded, jittered retry policy for store writes and remote status calls.
+
+    Bad input (ValueError/TypeError, HTTP 4xx) is not retried; the last error is re-raised.
+    """
+
+    def _before_sleep(state: tenacity.RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning("%s failed (attempt %d of %d), retrying: %r", what, state.attempt_number, attempts, exc)
+
+    return tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(attempts),
+        wait=tenacity.wait_random_exponential(multiplier=0.05, max=max_wait),
+        retry=tenacity.retry_if_exception(_is_transient),
+        before_sleep=_before_sleep,
+        reraise=True,
+    )
+
+
+def retry_call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call ``fn`` under :func:`retrying`."""
+    return retrying(what)(fn, *args, **kwargs)
+
+
+async def call_async(store: object, method: str, *args: Any, **kwargs: Any) -> Any:
+    """Call ``store.a<method>`` when the store has it, else run ``store.<method>`` in a worker thread.
+
+    Airflow 3.3's task store has no async methods (newer versions do); its comms channel is thread-safe,
+    so a thread keeps the event loop free on both.
+    """
+    native = getattr(store, "a" + method, None)
+    if native is not None:
+        return await native(*args, **kwargs)
+    return await asyncio.to_thread(getattr(store, method), *args, **kwargs)
