@@ -24,6 +24,14 @@ _LAZY: dict[str, str] = {
     "JobError": "errors",
     "Codec": "_codec",
     "TypedCodec": "_codec",
+    "Checkpointer": "checkpoint",
+    "CommitPolicy": "cadence",
+    "every": "cadence",
+    "every_seconds": "cadence",
+    "Watermark": "watermark",
+    "DurableJobMixin": "jobs.base",
+    "ResumeDecision": "jobs.base",
+    "Decision": "jobs.base",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])

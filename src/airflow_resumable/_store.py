@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from functools import cache
@@ -208,10 +209,18 @@ def retry_call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 async def call_async(store: object, method: str, *args: Any, **kwargs: Any) -> Any:
     """Call ``store.a<method>`` when the store has it, else run ``store.<method>`` in a worker thread.
 
-    Airflow 3.3's task store has no async methods (newer versions do); its comms channel is thread-safe,
-    so a thread keeps the event loop free on both.
+    Airflow 3.3's task store has no async methods (newer versions do), and under ``dag.test()`` the asset
+    store's async methods fail (no ``asend`` on the in-process channel); the comms channel is thread-safe,
+    so a thread keeps the event loop free in every case.
     """
     native = getattr(store, "a" + method, None)
-    if native is not None:
+    if native is not None and _native_async_usable():
         return await native(*args, **kwargs)
     return await asyncio.to_thread(getattr(store, method), *args, **kwargs)
+
+
+def _native_async_usable() -> bool:
+    """False under ``dag.test()`` on Airflow 3.3, whose in-process comms channel has no ``asend``."""
+    module = sys.modules.get("airflow.sdk.execution_time.task_runner")
+    comms = getattr(module, "SUPERVISOR_COMMS", None) if module is not None else None
+    return comms is None or hasattr(comms, "asend")

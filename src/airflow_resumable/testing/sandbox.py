@@ -186,17 +186,22 @@ class AirflowSandbox:
         else:
             path = self.write_dag(source, filename or "test_dag.py")
 
-        from airflow.dag_processing.dagbag import DagBag
-
-        bag = DagBag(dag_folder=str(path))
-        if bag.import_errors:
-            raise RuntimeError(f"DAG file {path} did not import: {bag.import_errors}")
-        if dag_id is None:
-            if len(bag.dags) != 1:
-                raise ValueError(f"{path} defines {sorted(bag.dags)}; pass dag_id= to choose one")
-            dag_id = next(iter(bag.dags))
-        dag = bag.dags[dag_id]
         with _capture(echo=echo) as buffer:
+            from airflow.dag_processing.dagbag import DagBag
+
+            bag = DagBag(dag_folder=str(path))
+            if bag.import_errors:
+                raise RuntimeError(f"DAG file {path} did not import: {bag.import_errors}")
+            if not bag.dags:
+                raise RuntimeError(
+                    f"DAG file {path} defines no DAG. Airflow only parses files that mention both 'airflow' "
+                    "and 'dag', and only DAGs created at module level (call the @dag function)."
+                )
+            if dag_id is None:
+                if len(bag.dags) != 1:
+                    raise ValueError(f"{path} defines {sorted(bag.dags)}; pass dag_id= to choose one")
+                dag_id = next(iter(bag.dags))
+            dag = bag.dags[dag_id]
             kwargs: dict[str, Any] = {"run_conf": run_conf}
             if logical_date is not None:
                 kwargs["logical_date"] = logical_date

@@ -4,7 +4,8 @@ They reproduce what a task sees from ``context["task_state_store"]`` and ``conte
 the same methods (async ones exactly where Airflow has them: on the asset store, not the task store), the
 same exception types for bad values (``ValueError`` for ``None``, pydantic ``ValidationError`` for
 datetimes, tuples and dicts with non-string keys, ``ServerResponseError`` (HTTP 422) for NaN and empty
-keys), retention with an injectable clock, a logged warning above ``max_value_storage_bytes``, and one
+keys; NaN nested inside a list or dict is silently stored as null, as by Airflow), retention with an
+injectable clock, a logged warning above ``max_value_storage_bytes``, and one
 namespace per map index. The parity suite in this project runs the same script against these and against
 the real stores under ``dag.test()`` so any drift in Airflow shows up as a failing test.
 
@@ -72,14 +73,19 @@ def _check_key(key: str, where: str) -> None:
         raise _server_error([where, "key"], "String should have at least 1 character", "string_too_short", "")
 
 
-def _contains_non_finite(value: Any) -> bool:
-    if isinstance(value, float):
-        return not math.isfinite(value)
+def _is_non_finite(value: Any) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+def _nulls_for_non_finite(value: Any) -> Any:
+    """Nested NaN/infinity become null on the way to the database (Airflow 3.3 accepts them silently)."""
+    if _is_non_finite(value):
+        return None
     if isinstance(value, list):
-        return any(_contains_non_finite(v) for v in value)
+        return [_nulls_for_non_finite(v) for v in value]
     if isinstance(value, dict):
-        return any(_contains_non_finite(v) for v in value.values())
-    return False
+        return {k: _nulls_for_non_finite(v) for k, v in value.items()}
+    return value
 
 
 @dataclass
@@ -204,10 +210,10 @@ class InMemoryTaskStateStore:
         _validate_like_airflow("SetTaskStateStore", ti_id=self._ti_id, key=key, value=value, expires_at=expires_at)
         self.backend._warn_if_large("Task", key, value)
         _check_key(key, "path")
-        if _contains_non_finite(value):
+        if _is_non_finite(value):
             raise _server_error(["body", "value"], "Value error, value cannot be null", "value_error", None)
         self.backend.writes += 1
-        self.backend.task_rows[self._row_key(key)] = _Row(json.dumps(value), now, expires_at)
+        self.backend.task_rows[self._row_key(key)] = _Row(json.dumps(_nulls_for_non_finite(value)), now, expires_at)
 
     def delete(self, key: str) -> None:
         """Delete a single key. No-op if the key does not exist."""
@@ -259,13 +265,15 @@ class InMemoryAssetStateStore:
         """Write or overwrite ``key``; ``value`` must not be ``None``."""
         if value is None:
             raise ValueError("Cannot set value as None")
-        _validate_like_airflow("SetAssetStateStoreByName", name=self.name, key=key, value=value)
+        # Airflow measures the size (json.dumps) before building the message: a datetime raises TypeError here
         self.backend._warn_if_large("Asset", key, value)
+        _validate_like_airflow("SetAssetStateStoreByName", name=self.name, key=key, value=value)
         _check_key(key, "query")
-        if _contains_non_finite(value):
+        if _is_non_finite(value):
             raise _server_error(["body", "value"], "Value error, value cannot be null", "value_error", None)
         self.backend.writes += 1
-        self.backend.asset_rows[(self.name, key)] = _Row(json.dumps(value), self.backend.clock(), None, self.writer)
+        stored = json.dumps(_nulls_for_non_finite(value))
+        self.backend.asset_rows[(self.name, key)] = _Row(stored, self.backend.clock(), None, self.writer)
 
     def delete(self, key: str) -> None:
         """Delete a single key. No-op if the key does not exist."""

@@ -1,0 +1,26 @@
+"""What a demo story is: a titled scenario run through real Airflow that narrates what each try did."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from airflow_resumable.testing.sandbox import AirflowSandbox
+
+__all__ = ["DAGS", "Say", "Story"]
+
+Say = Callable[[str], None]
+DAGS = Path(__file__).parent / "dags"
+"""Where the stories' DAG files live (shipped inside the package)."""
+
+
+@dataclass(frozen=True)
+class Story:
+    """One demo scenario. ``run`` returns True when the story turned out as the library promises."""
+
+    order: int
+    title: str
+    run: Callable[[AirflowSandbox, Say], bool]

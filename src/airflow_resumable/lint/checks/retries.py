@@ -1,0 +1,146 @@
+"""ARS009: a task that relies on resuming, configured so that it never gets a second try.
+
+Stored progress is only read back by a later try of the same task instance; with ``retries=0`` (on the
+task, the operator, or the DAG's ``default_args``) that try never comes.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import TYPE_CHECKING
+
+from airflow_resumable.lint.astutil import const_str, get_arg, is_false, is_zero
+from airflow_resumable.lint.checks.base import Hit, Module, hit
+from airflow_resumable.lint.checks.mixin import ClassGraph
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from airflow_resumable.lint.index import CallSite, DagInfo, FuncInfo
+
+__all__ = ["check"]
+
+_DURABLE_OPERATORS = {
+    "DatabricksSubmitRunOperator",
+    "DatabricksRunNowOperator",
+    "GlueJobOperator",
+    "RedshiftDataOperator",
+}
+_HELPERS = ("Checkpointer", "Watermark")
+_STORE_KEYS = {"task_state_store"}
+
+
+def _helper(module: Module, node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name | ast.Attribute):
+        name = module.index.resolve(node) or ""
+        last = name.rpartition(".")[2]
+        if name.startswith("airflow_resumable") and (last in _HELPERS or last.endswith("Operator")):
+            return last
+    return None
+
+
+def _func_reason(module: Module, func: FuncInfo) -> str | None:
+    if module.stores.uses_task_store(func):
+        return "uses task_state_store"
+    for node in ast.walk(func.node):
+        if isinstance(node, ast.Constant) and node.value in _STORE_KEYS:
+            return "uses task_state_store"
+        helper = _helper(module, node)
+        if helper is not None:
+            return f"uses {helper}"
+    return None
+
+
+def _dag_retries_zero(module: Module, dag: DagInfo | None) -> bool:
+    if dag is not None:
+        return is_zero(dag.retries)
+    dags = module.index.dags
+    return bool(dags) and all(is_zero(d.retries) for d in dags)
+
+
+def _operator_reason(
+    module: Module, classes: ClassGraph, reasons: dict[str, str], call: ast.Call
+) -> str | None:
+    func = call.func
+    if isinstance(func, ast.Attribute) and func.attr == "override":
+        return reasons.get(func.value.id) if isinstance(func.value, ast.Name) else None
+    if isinstance(func, ast.Attribute) and func.attr == "partial":
+        func = func.value
+    name = module.index.resolve(func) or ""
+    last = name.rpartition(".")[2]
+    local = classes.local.get(name)
+    if local is not None and classes.resumable(local):
+        reason: str | None = "is a ResumableJobMixin operator"
+    elif last in _DURABLE_OPERATORS or (name.startswith("airflow_resumable") and last.endswith("Operator")):
+        reason = "is a durable operator"
+    else:
+        callable_ = get_arg(call, None, "python_callable")
+        reason = reasons.get(callable_.id) if isinstance(callable_, ast.Name) else None
+    if reason is None or is_false(get_arg(call, None, "durable")):
+        return None
+    deferrable = get_arg(call, None, "deferrable")
+    if last in _DURABLE_OPERATORS and isinstance(deferrable, ast.Constant) and deferrable.value is True:
+        return None
+    return reason
+
+
+def _report(
+    module: Module,
+    owner: ast.Call | None,
+    anchor: ast.stmt | ast.expr,
+    dag: DagInfo | None,
+    what: str,
+    reason: str,
+) -> Iterator[Hit]:
+    keyword = next((k for k in owner.keywords if k.arg == "retries"), None) if owner is not None else None
+    if keyword is not None:
+        if is_zero(keyword.value):
+            yield hit(
+                keyword, "ARS009", f"{what} {reason} but sets retries=0: there is no later try to resume"
+            )
+    elif _dag_retries_zero(module, dag):
+        yield hit(
+            anchor,
+            "ARS009",
+            f"{what} {reason} but the DAG's default_args set retries=0: there is no later try to resume",
+        )
+
+
+def check(module: Module) -> Iterator[Hit]:
+    """Report resumable tasks and operators that run with ``retries=0``."""
+    reasons: dict[str, str] = {}
+    for func in module.index.functions:
+        reason = _func_reason(module, func)
+        if reason is None:
+            continue
+        reasons.setdefault(func.name, reason)
+        if func.is_task:
+            given = const_str(get_arg(func.task_call, None, "task_id")) if func.task_call else None
+            yield from _report(
+                module, func.task_call, func.node, func.dag, f"task {given or func.name}", reason
+            )
+    classes = ClassGraph(module)
+    for site in module.index.calls:
+        yield from _check_call(module, classes, reasons, site)
+
+
+def _check_call(
+    module: Module, classes: ClassGraph, reasons: dict[str, str], site: CallSite
+) -> Iterator[Hit]:
+    call = site.node
+    reason = _operator_reason(module, classes, reasons, call)
+    if reason is None:
+        return
+    if isinstance(call.func, ast.Attribute) and call.func.attr == "override":
+        keyword = next((k for k in call.keywords if k.arg == "retries"), None)
+        if keyword is not None and is_zero(keyword.value):
+            yield hit(
+                keyword,
+                "ARS009",
+                f"task {ast.unparse(call.func.value)} {reason} but is overridden with "
+                "retries=0: there is no later try to resume",
+            )
+        return
+    task_id = const_str(get_arg(call, None, "task_id"))
+    what = f"task {task_id}" if task_id else ast.unparse(call.func)
+    yield from _report(module, call, call, site.dag, what, reason)

@@ -1,0 +1,63 @@
+"""The main job: `airflow-resumable demo` runs every story through real Airflow and narrates it."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+from airflow_resumable.cli import main
+from airflow_resumable.demo import runner
+from airflow_resumable.demo.story import Story
+
+pytestmark = pytest.mark.airflow
+
+
+def test_every_story_turns_out_as_expected() -> None:
+    out = io.StringIO()
+    code = runner.run_demo(out=out)
+    text = out.getvalue()
+    assert code == 0, text
+    stories = runner.discover()
+    assert len(re.findall(r"-> as expected", text)) == len(stories) >= 1
+    assert "try 1: started at item 0, reached item 6, failed" in text or "Checkpointer" in text
+
+
+def test_a_story_that_goes_wrong_makes_the_demo_fail_and_keep_leaves_the_home(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(sandbox: object, say: object) -> bool:
+        raise RuntimeError("the story broke")
+
+    monkeypatch.setattr(
+        runner, "discover", lambda: [Story(1, "fine", lambda s, say: True), Story(2, "broken", broken)]
+    )
+    out = io.StringIO()
+    assert runner.run_demo(keep=True, out=out) == 1
+    text = out.getvalue()
+    assert "error: RuntimeError: the story broke" in text
+    assert "1 of 2 stories did not turn out as expected: broken" in text
+    kept = re.search(r"AIRFLOW_HOME kept for inspection: (\S+)", text)
+    assert kept and (Path(kept.group(1)) / "0002-story-1" / "airflow.db").exists()
+
+
+def test_cli_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert re.match(r"airflow-resumable \d+\.\d+", capsys.readouterr().out)
+    assert main([]) == 2
+    assert "demo" in capsys.readouterr().out
+
+
+def test_cli_only_filters_stories(monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[str] = []
+    monkeypatch.setattr(
+        runner,
+        "discover",
+        lambda: [Story(1, "alpha", lambda s, say: ran.append("a") or True), Story(2, "beta", lambda s, say: True)],
+    )
+    assert runner.run_demo(only="ALPHA", out=io.StringIO()) == 0
+    assert ran == ["a"]

@@ -1,0 +1,186 @@
+"""A real local AWS endpoint for the EMR tests: moto's ThreadedMotoServer on 127.0.0.1, a free port.
+
+The Amazon provider's own hooks talk to it through an ordinary Airflow connection
+(``AIRFLOW_CONN_AWS_DEFAULT`` with ``extra.endpoint_url``), exactly as they would talk to AWS. The server
+runs in the test process, so a test (or a test DAG, which ``dag.test()`` also runs in this process) can
+move a job to another state through moto's in-process backends, standing in for time passing on AWS.
+
+What moto 5.2.5 does on its own: EMR Serverless job runs are ``SUCCESS`` at once; EMR on EKS job runs
+stay ``RUNNING`` and EMR steps ``PENDING``/``RUNNING`` until changed; ``clientToken`` is not honoured
+(the same token gives a new job run).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/emr-job-role"
+
+_lock = threading.Lock()
+_server: Any = None
+_endpoint: str | None = None
+
+
+def endpoint() -> str:
+    """Start the shared server once per process and return its URL."""
+    global _server, _endpoint
+    with _lock:
+        if _endpoint is None:
+            from moto.server import ThreadedMotoServer
+
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)
+            _server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            _server.start()
+            host, port = _server.get_host_and_port()
+            _endpoint = f"http://{host}:{port}"
+        return _endpoint
+
+
+def aws_env() -> dict[str, str]:
+    """Environment that points ``aws_default`` (and plain boto3) at the local server."""
+    url = endpoint()
+    conn = {
+        "conn_type": "aws",
+        "login": "testing",
+        "password": "testing",
+        "extra": {"endpoint_url": url, "region_name": REGION},
+    }
+    return {
+        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(conn),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }
+
+
+@contextmanager
+def aws_environment() -> Iterator[str]:
+    """Set :func:`aws_env` for the block, restoring the previous values after."""
+    env = aws_env()
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield endpoint()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def client(service: str) -> Any:
+    """A plain boto3 client on the local server (for setting up and counting, not for the code under test)."""
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=endpoint(),
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+# -- resources ---------------------------------------------------------------------------------------
+def create_serverless_application(name: str = "app") -> str:
+    return str(
+        client("emr-serverless").create_application(name=name, releaseLabel="emr-6.6.0", type="SPARK")[
+            "applicationId"
+        ]
+    )
+
+
+def create_virtual_cluster(namespace: str) -> str:
+    return str(
+        client("emr-containers").create_virtual_cluster(
+            name=f"vc-{namespace}",
+            containerProvider={"id": "eks", "type": "EKS", "info": {"eksInfo": {"namespace": namespace}}},
+        )["id"]
+    )
+
+
+def create_cluster(name: str = "cluster") -> str:
+    return str(
+        client("emr").run_job_flow(
+            Name=name,
+            ReleaseLabel="emr-6.10.0",
+            Instances={
+                "InstanceCount": 1,
+                "MasterInstanceType": "m5.xlarge",
+                "KeepJobFlowAliveWhenNoSteps": True,
+            },
+            JobFlowRole="EMR_EC2_DefaultRole",
+            ServiceRole="EMR_DefaultRole",
+        )["JobFlowId"]
+    )
+
+
+# -- what exists on the "AWS" side --------------------------------------------------------------------
+def _serverless_backend() -> Any:
+    from moto.emrserverless.models import emrserverless_backends
+
+    return emrserverless_backends[ACCOUNT_ID][REGION]
+
+
+def _containers_backend() -> Any:
+    from moto.emrcontainers.models import emrcontainers_backends
+
+    return emrcontainers_backends[ACCOUNT_ID][REGION]
+
+
+def _emr_backend() -> Any:
+    from moto.emr.models import emr_backends
+
+    return emr_backends[ACCOUNT_ID][REGION]
+
+
+def serverless_job_runs(application_id: str) -> list[Any]:
+    """Every job run started on the application, oldest first (moto's model objects)."""
+    return list(_serverless_backend().job_runs.get(application_id, []))
+
+
+def containers_job_runs(virtual_cluster_id: str) -> list[Any]:
+    """Every job run started on the virtual cluster, oldest first (moto's model objects)."""
+    runs = _containers_backend().job_runs.values()
+    return [run for run in runs if run.virtual_cluster_id == virtual_cluster_id]
+
+
+def cluster_steps(cluster_id: str) -> list[Any]:
+    """Every step added to the cluster, oldest first (moto's model objects)."""
+    return list(_emr_backend().clusters[cluster_id].steps)
+
+
+def set_serverless_state(application_id: str, job_run_id: str, state: str) -> None:
+    for run in serverless_job_runs(application_id):
+        if run.id == job_run_id:
+            run.state = state
+            return
+    raise KeyError(job_run_id)
+
+
+def set_containers_state(job_run_id: str, state: str) -> None:
+    _containers_backend().job_runs[job_run_id].state = state
+
+
+def set_step_state(cluster_id: str, step_id: str, state: str) -> None:
+    for step in cluster_steps(cluster_id):
+        if step.id == step_id:
+            step.state = state
+            return
+    raise KeyError(step_id)
+
+
+def later(seconds: float, fn: Any, *args: Any) -> None:
+    """Run ``fn(*args)`` on a timer thread: a remote job that changes state while someone polls it."""
+    timer = threading.Timer(seconds, fn, args)
+    timer.daemon = True
+    timer.start()
