@@ -27,17 +27,24 @@ _MAP_CALLS = {"expand", "expand_kwargs"}
 class _Submit(NamedTuple):
     call: ast.Call
     operator: str
-    wait_kwarg: str
+    wait: str
     target: str | None
     task_id: str | None
 
 
 def _callee(module: Module, call: ast.Call) -> str:
+    """Class name of ``Op(...)``, ``Op.partial(...)`` and ``Op.partial(...).expand(...)``."""
     func = call.func
+    if isinstance(func, ast.Attribute) and func.attr in _MAP_CALLS and isinstance(func.value, ast.Call):
+        return _callee(module, func.value)
     if isinstance(func, ast.Attribute) and func.attr == "partial":
         func = func.value
     name = module.index.resolve(func)
     return "" if name is None else name.rpartition(".")[2]
+
+
+def _is_map_call(call: ast.Call) -> bool:
+    return isinstance(call.func, ast.Attribute) and call.func.attr in _MAP_CALLS
 
 
 def _submit(module: Module, site: CallSite, target: str | None) -> _Submit | None:
@@ -49,9 +56,9 @@ def _submit(module: Module, site: CallSite, target: str | None) -> _Submit | Non
     waits = {name: get_arg(call, None, name) for name in _WAIT_KWARGS}
     explicit = [name for name, value in waits.items() if is_false(value)]
     if explicit:
-        wait_kwarg = explicit[0]
+        wait = f"with {explicit[0]}=False"
     elif operator in _NO_WAIT_BY_DEFAULT and all(value is None for value in waits.values()):
-        wait_kwarg = "wait_for_completion"
+        wait = "(which does not wait by default)"
     else:
         return None
     return _Submit(
@@ -89,6 +96,8 @@ def check(module: Module) -> Iterator[Hit]:
         if name.endswith("Sensor"):
             sensors.append((site.node, name))
             continue
+        if _is_map_call(site.node):  # the partial() inside carries the arguments
+            continue
         found = _submit(module, site, mapped_targets.get(id(site.node), site.target))
         if found is not None:
             submits.append(found)
@@ -98,7 +107,7 @@ def check(module: Module) -> Iterator[Hit]:
                 yield hit(
                     submit.call,
                     "ARS004",
-                    f"{submit.operator} with {submit.wait_kwarg}=False only submits "
+                    f"{submit.operator} {submit.wait} only submits "
                     f"the job and {sensor_name} waits for it: the submit is green when the job is "
                     "accepted, not when it succeeds, and a retry of it submits again",
                 )
