@@ -16,9 +16,11 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
@@ -184,3 +186,25 @@ def later(seconds: float, fn: Any, *args: Any) -> None:
     timer = threading.Timer(seconds, fn, args)
     timer.daemon = True
     timer.start()
+
+
+def complete_steps(cluster_id: str, step_ids: list[str], state: str = "COMPLETED") -> None:
+    for step_id in step_ids:
+        set_step_state(cluster_id, step_id, state)
+
+
+def forget_serverless_job_run(application_id: str, job_run_id: str) -> None:
+    """Remove a job run, as if AWS no longer knew it (expired history, deleted application)."""
+    runs = _serverless_backend().job_runs[application_id]
+    runs[:] = [run for run in runs if run.id != job_run_id]
+
+
+def forget_containers_job_run(job_run_id: str) -> None:
+    """Remove a job run, as if AWS no longer knew it."""
+    del _containers_backend().job_runs[job_run_id]
+
+
+def forget_steps(cluster_id: str, step_ids: list[str]) -> None:
+    """Remove steps from the cluster's history, as if EMR no longer knew them."""
+    steps = _emr_backend().clusters[cluster_id].steps
+    steps[:] = [step for step in steps if step.id not in step_ids]

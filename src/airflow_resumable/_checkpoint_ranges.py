@@ -37,6 +37,12 @@ class Ranges:
     def __repr__(self) -> str:
         return f"Ranges({self.to_json()!r})"
 
+    def copy(self) -> Ranges:
+        """An independent copy (a snapshot for a reader while the owner keeps adding)."""
+        other = Ranges()
+        other._firsts, other._lasts = list(self._firsts), list(self._lasts)
+        return other
+
     def count(self) -> int:
         """How many positions the runs hold."""
         return sum(last - first + 1 for first, last in zip(self._firsts, self._lasts, strict=True))

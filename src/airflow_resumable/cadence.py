@@ -63,7 +63,14 @@ class CommitPolicy:
             raise InvalidValueError(
                 "Both commit policies measure time, with different clocks. Give every_seconds() one clock."
             )
-        return CommitPolicy(_smaller(self.items, other.items), _smaller(self.seconds, other.seconds), clock)
+        items = (
+            self.items
+            if other.items is None
+            else other.items
+            if self.items is None
+            else min(self.items, other.items)
+        )
+        return CommitPolicy(items, _smaller(self.seconds, other.seconds), clock)
 
     def __repr__(self) -> str:
         parts = []
@@ -105,11 +112,15 @@ def every_seconds(t: float | timedelta, *, clock: Clock | None = None) -> Commit
     """
     seconds = t.total_seconds() if isinstance(t, timedelta) else t
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds):
-        raise InvalidValueError(f"every_seconds(t) needs a finite number of seconds or a timedelta, got {t!r}.")
+        raise InvalidValueError(
+            f"every_seconds(t) needs a finite number of seconds or a timedelta, got {t!r}."
+        )
     if seconds <= 0:
         raise InvalidValueError(f"every_seconds(t) needs t > 0, got {t!r}.")
     if clock is not None and not callable(clock):
-        raise InvalidValueError(f"every_seconds(clock=...) must be callable like time.monotonic, got {clock!r}.")
+        raise InvalidValueError(
+            f"every_seconds(clock=...) must be callable like time.monotonic, got {clock!r}."
+        )
     return CommitPolicy(seconds=float(seconds), clock=clock or time.monotonic)
 
 

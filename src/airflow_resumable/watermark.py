@@ -205,7 +205,7 @@ class Watermark(Generic[T]):
         """The next range to load, ``[w.start, w.end)``; use it as ``with wm.window(until=...) as w:``.
 
         Incremental (the usual case): ``start`` is the committed value minus ``lag`` (never below
-        ``initial`` unless a rewind went there); ``end`` is ``until``, or ``min(until, now - settle)``
+        ``initial``, unless a rewind moved the watermark itself below it); ``end`` is ``until``, or ``min(until, now - settle)``
         with ``settle``. ``until`` and ``now`` default to the clock for datetime and date watermarks; for
         other types pass ``until`` (``now`` then defaults to ``until``). If ``end`` is not past the
         committed value there is nothing new: the window is empty (``w.empty``, ``w.end == w.start``) and
@@ -256,7 +256,9 @@ class Watermark(Generic[T]):
         current = self.initial if stored is None else stored.commit.value
         lo = current
         if self.lag is not None:
-            lo = kind.max(kind.minus(current, self.lag), kind.min(self.initial, current))
+            lo = kind.minus(current, self.lag)
+            if not kind.less(current, self.initial):  # re-read nothing before initial (unless rewound there)
+                lo = kind.max(lo, self.initial)
         empty = not kind.less(current, hi)
         return WatermarkWindow(
             self, stored, lo, lo if empty else hi, until=planned, empty=empty, commit=commit

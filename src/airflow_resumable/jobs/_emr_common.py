@@ -163,7 +163,11 @@ def _client_error(error: BaseException) -> tuple[str, str, int | None] | None:
         return None
     meta = response.get("ResponseMetadata")
     status = meta.get("HTTPStatusCode") if isinstance(meta, Mapping) else None
-    return str(err.get("Code") or ""), str(err.get("Message") or ""), status if isinstance(status, int) else None
+    return (
+        str(err.get("Code") or ""),
+        str(err.get("Message") or ""),
+        status if isinstance(status, int) else None,
+    )
 
 
 def _chain(error: BaseException) -> list[BaseException]:

@@ -127,6 +127,10 @@ class ResumeDecision:
     """The backend status seen while deciding (``None`` when nothing was asked, or the job was not found)."""
     generation: int
     token: str
+    repeats_submission: bool = False
+    """True for a ``FRESH`` decision that repeats an earlier try's submission (same generation and token)
+    whose job id was never stored: the job may already exist, and a backend that deduplicates by token
+    returns it. Backends with side effects before submitting (cancelling other runs) skip them then."""
 
     @property
     def submits(self) -> bool:
@@ -339,7 +343,18 @@ class DurableJobMixin(ResumableJobMixin):
         return decision
 
     def _new(self, action: Decision, context: Context, generation: int) -> ResumeDecision:
-        return ResumeDecision(action, None, None, generation, self.idempotency_token(context, generation))
+        return ResumeDecision(action, None, None, generation, self._token(context, generation))
+
+    def _token(self, context: Context, generation: int) -> str:
+        """The token a submission of ``generation`` uses: :meth:`idempotency_token`, resolved on the class.
+
+        Resolved on the class because some provider operators keep a user-supplied token in an instance
+        attribute of the same name (Databricks: ``self.idempotency_token``), which shadows the method.
+        """
+        derive = getattr(type(self), "idempotency_token", None)
+        if not callable(derive):
+            derive = DurableJobMixin.idempotency_token
+        return cast("str", derive(self, context, generation))
 
     def _decide_with_store(self, store: Any, context: Context, tags: dict[str, str]) -> ResumeDecision:
         stored_id, intent = self._read_state(store)
@@ -368,7 +383,9 @@ class DurableJobMixin(ResumableJobMixin):
                     generation=intent["generation"],
                     token=intent["token"],
                 )
-                return ResumeDecision(Decision.FRESH, None, None, intent["generation"], intent["token"])
+                return ResumeDecision(
+                    Decision.FRESH, None, None, intent["generation"], intent["token"], repeats_submission=True
+                )
             self.log.info(
                 "Found the job of an unfinished submission", external_id=found, token=intent["token"]
             )
@@ -398,11 +415,11 @@ class DurableJobMixin(ResumableJobMixin):
         assert status is not None
         if self.is_job_active(status):
             stats.incr("resumable_job.reconnect_success", tags=tags)
-            token = intent["token"] if intent else self.idempotency_token(context, current)
+            token = intent["token"] if intent else self._token(context, current)
             return ResumeDecision(Decision.RECONNECT, known_id, status, current, token)
         if self.is_job_succeeded(status):
             stats.incr("resumable_job.already_succeeded", tags=tags)
-            token = intent["token"] if intent else self.idempotency_token(context, current)
+            token = intent["token"] if intent else self._token(context, current)
             return ResumeDecision(Decision.ALREADY_SUCCEEDED, known_id, status, current, token)
         stats.incr("resumable_job.terminal_resubmit", tags=tags)
         decision = self._new(Decision.RESUBMIT, context, seen_generation + 1)
@@ -412,13 +429,13 @@ class DurableJobMixin(ResumableJobMixin):
     def _read_state(self, store: Any) -> tuple[Any, dict[str, Any] | None]:
         """The stored id and intent, moved from a previous key first if the current key holds neither."""
         what = f"{type(self).__name__}: reading stored job state"
-        stored_id = _store.retry_call(what, store.get, self.external_id_key)
-        raw_intent = _store.retry_call(what, store.get, self.intent_key)
+        stored_id = _store_call(what, store.get, self.external_id_key)
+        raw_intent = _store_call(what, store.get, self.intent_key)
         if not _present(stored_id) and raw_intent is None:
             for old_key in self.previous_external_id_keys:
                 old_intent_key = f"{old_key}{INTENT_SUFFIX}"
-                old_id = _store.retry_call(what, store.get, old_key)
-                old_intent = _store.retry_call(what, store.get, old_intent_key)
+                old_id = _store_call(what, store.get, old_key)
+                old_intent = _store_call(what, store.get, old_intent_key)
                 if not _present(old_id) and old_intent is None:
                     continue
                 if old_intent is not None:
@@ -426,7 +443,7 @@ class DurableJobMixin(ResumableJobMixin):
                 if _present(old_id):
                     self._write(store, self.external_id_key, old_id, "job id")
                 for key in (old_intent_key, old_key):
-                    _store.retry_call(f"{type(self).__name__}: deleting {key!r}", store.delete, key)
+                    _store_call(f"{type(self).__name__}: deleting {key!r}", store.delete, key)
                 self.log.warning(
                     "Moved stored job state from a renamed external_id_key",
                     old_key=old_key,
@@ -458,7 +475,7 @@ class DurableJobMixin(ResumableJobMixin):
         return cast("dict[str, Any]", raw)
 
     def _write(self, store: Any, key: str, value: Any, what: str) -> None:
-        _store.retry_call(
+        _store_call(
             f"{type(self).__name__}: storing {what} under {key!r}",
             store.set,
             key,
@@ -566,11 +583,25 @@ class DurableJobMixin(ResumableJobMixin):
 
     def _retry(self, what: str, fn: Callable[..., T], *args: Any) -> T:
         """Call ``fn`` with bounded, jittered retries on :meth:`is_transient_error` errors."""
-        policy = _store.retrying(what).copy(retry=tenacity.retry_if_exception(self.is_transient_error))
+        policy = _store.retrying(what).copy(
+            retry=tenacity.retry_if_exception_type(Exception)
+            & tenacity.retry_if_exception(self.is_transient_error)
+        )
         return policy(fn, *args)
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
+def _store_call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """A store read or write under the library's retry policy, never retrying a dying worker.
+
+    Only ``Exception`` is retried: ``KeyboardInterrupt``, ``SystemExit`` and other ``BaseException``
+    (a worker being killed) propagate at once.
+    """
+    policy = _store.retrying(what)
+    policy = policy.copy(retry=tenacity.retry_if_exception_type(Exception) & policy.retry)
+    return policy(fn, *args, **kwargs)
+
+
 def _forever() -> timedelta:
     try:
         from airflow.sdk import NEVER_EXPIRE  # type: ignore[attr-defined]

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from airflow_resumable.lint.baseline import external_id_keys
-from airflow_resumable.lint.checks import CHECKS, Hit, Module
+from airflow_resumable.lint.checks import CHECKS, Check, Hit, Module
 from airflow_resumable.lint.finding import Finding
 from airflow_resumable.lint.index import build_index
 from airflow_resumable.lint.noqa import is_suppressed
@@ -33,6 +33,25 @@ def _finding(path: str, line: int, col: int, code: str, message: str) -> Finding
     return Finding(path, line, col, code, message, RULES[code].hint)
 
 
+def _run_checks(
+    tree: ast.Module,
+    text: str,
+    checks: list[Check],
+    enabled: Collection[str],
+    module: str,
+    baseline: Mapping[str, str] | None,
+    collect_keys: MutableMapping[str, str] | None,
+) -> set[Hit]:
+    index = build_index(tree)
+    if collect_keys is not None:
+        collect_keys.update((name, key) for name, key, _cls in external_id_keys(index, module))
+    context = Module(tree, index, StoreResolver(index), module, baseline, text)
+    hits: set[Hit] = set()
+    for check in checks:
+        hits.update(found for found in check.run(context) if found.code in enabled)
+    return hits
+
+
 def lint_text(
     text: str,
     path: str,
@@ -52,14 +71,15 @@ def lint_text(
     except (ValueError, RecursionError, MemoryError) as exc:
         found = [_finding(path, 1, 1, "ARS000", f"cannot parse: {exc or type(exc).__name__}")]
         return found if "ARS000" in enabled else []
-    index = build_index(tree)
-    if collect_keys is not None:
-        collect_keys.update((name, key) for name, key, _cls in external_id_keys(index, module))
-    context = Module(tree, index, StoreResolver(index), module, baseline)
-    hits: set[Hit] = set()
-    for codes, check in CHECKS:
-        if not codes.isdisjoint(enabled):
-            hits.update(found for found in check(context) if found.code in enabled)
+    checks = [check for check in CHECKS if check.wanted(enabled, text)]
+    wants_keys = collect_keys is not None and "external_id_key" in text
+    if not checks and not wants_keys:
+        return []
+    try:
+        hits = _run_checks(tree, text, checks, enabled, module, baseline, collect_keys)
+    except RecursionError:  # pathological nesting that ast.parse accepted but a check could not follow
+        found = [_finding(path, 1, 1, "ARS000", "cannot parse: code nested too deeply to check")]
+        return found if "ARS000" in enabled else []
     if not hits:
         return []
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")

@@ -122,6 +122,31 @@ def _retries_of(index: ModuleIndex, call: ast.Call) -> ast.expr | None:
     return None
 
 
+_BLOCK_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
+# Fields that never lead to anything the index records (expression contexts and operators).
+_SKIPPED_FIELDS = frozenset({"ctx", "op", "ops"})
+_LEAVES = (ast.Name, ast.Constant)
+_FIELDS: dict[type[ast.AST], tuple[str, ...]] = {}
+
+
+def _children(node: ast.AST) -> list[ast.AST]:
+    """Child nodes worth visiting: like ``ast.iter_child_nodes`` without contexts, operators and leaves."""
+    kind = type(node)
+    fields = _FIELDS.get(kind)
+    if fields is None:
+        fields = _FIELDS[kind] = tuple(name for name in kind._fields if name not in _SKIPPED_FIELDS)
+    found: list[ast.AST] = []
+    for name in fields:
+        value = getattr(node, name, None)
+        if isinstance(value, list):
+            found.extend(
+                item for item in value if isinstance(item, ast.AST) and not isinstance(item, _LEAVES)
+            )
+        elif isinstance(value, ast.AST) and not isinstance(value, _LEAVES):
+            found.append(value)
+    return found
+
+
 class _Builder:
     """Fills a :class:`ModuleIndex` from a tree with an explicit stack (no recursion limit to hit)."""
 
@@ -130,15 +155,7 @@ class _Builder:
         self.targets: dict[int, str] = {}
 
     def build(self, tree: ast.Module) -> ModuleIndex:
-        # Imports first, wherever they are, so decorators and bases can be resolved during the walk.
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    local = alias.asname or alias.name.partition(".")[0]
-                    self.index.imports[local] = alias.name if alias.asname else local
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                for alias in node.names:
-                    self.index.imports[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+        self._imports(tree)
         stack: list[tuple[ast.AST, FuncInfo | None, ClassInfo | None, DagInfo | None, str]] = [
             (child, None, None, None, "") for child in reversed(tree.body)
         ]
@@ -156,8 +173,31 @@ class _Builder:
                 self._assign(node, func, cls)
             elif isinstance(node, ast.Call):
                 self.index.calls.append(CallSite(node, func, dag, self.targets.get(id(node))))
-            stack.extend((child, func, cls, dag, prefix) for child in ast.iter_child_nodes(node))
+            stack.extend((child, func, cls, dag, prefix) for child in _children(node))
         return self.index
+
+    def _imports(self, tree: ast.Module) -> None:
+        """Record imports anywhere (statements only are walked: imports cannot hide in expressions)."""
+        statements: list[ast.stmt] = list(tree.body)
+        while statements:
+            node = statements.pop()
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    local = alias.asname or alias.name.partition(".")[0]
+                    self.index.imports[local] = alias.name if alias.asname else local
+            elif isinstance(node, ast.ImportFrom):
+                if node.module and not node.level:
+                    for alias in node.names:
+                        self.index.imports[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+            else:
+                for name in _BLOCK_FIELDS:
+                    block = getattr(node, name, None)
+                    if block:
+                        for item in block:
+                            if isinstance(item, ast.stmt):
+                                statements.append(item)
+                            elif isinstance(item, ast.ExceptHandler | ast.match_case):
+                                statements.extend(item.body)
 
     def _function(
         self,

@@ -156,6 +156,15 @@ def _check_execute(classes: ClassGraph, cls: ClassInfo) -> Iterator[Hit]:
         and node.func.attr == "execute_resumable"
         for node in nodes
     )
+    via_instance = any(
+        isinstance(node, ast.Return)
+        and isinstance(node.value, ast.Attribute)
+        and isinstance(node.value.value, ast.Name)
+        and node.value.value.id == "self"
+        for node in nodes
+    )
+    if called and via_instance:
+        return  # the result is kept on the instance and returned from there (as the AWS operators do)
     if called:
         message = "calls execute_resumable() but does not return its result: the job result is lost"
     else:

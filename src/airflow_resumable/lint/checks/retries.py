@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING
 
-from airflow_resumable.lint.astutil import const_str, get_arg, is_false, is_zero
+from airflow_resumable.lint.astutil import const_str, get_arg, is_false, is_zero, own_nodes
 from airflow_resumable.lint.checks.base import Hit, Module, hit
 from airflow_resumable.lint.checks.mixin import ClassGraph
 
@@ -39,16 +39,31 @@ def _helper(module: Module, node: ast.AST) -> str | None:
     return None
 
 
-def _func_reason(module: Module, func: FuncInfo) -> str | None:
+def _own_reason(module: Module, func: FuncInfo) -> str | None:
     if module.stores.uses_task_store(func):
         return "uses task_state_store"
-    for node in ast.walk(func.node):
+    for node in own_nodes(func.node):
         if isinstance(node, ast.Constant) and node.value in _STORE_KEYS:
             return "uses task_state_store"
         helper = _helper(module, node)
         if helper is not None:
             return f"uses {helper}"
     return None
+
+
+def _func_reasons(module: Module) -> dict[int, str]:
+    """Why each function relies on resume (its own code or a nested function's), by ``id()``."""
+    uses_helpers = any(origin.startswith("airflow_resumable") for origin in module.index.imports.values())
+    if not uses_helpers and "task_state_store" not in module.source:
+        return {}
+    reasons: dict[int, str] = {}
+    for func in module.index.functions:
+        reason = _own_reason(module, func)
+        scope: FuncInfo | None = func
+        while reason is not None and scope is not None and id(scope) not in reasons:
+            reasons[id(scope)] = reason
+            scope = scope.parent
+    return reasons
 
 
 def _dag_retries_zero(module: Module, dag: DagInfo | None) -> bool:
@@ -108,9 +123,10 @@ def _report(
 
 def check(module: Module) -> Iterator[Hit]:
     """Report resumable tasks and operators that run with ``retries=0``."""
+    by_id = _func_reasons(module)
     reasons: dict[str, str] = {}
     for func in module.index.functions:
-        reason = _func_reason(module, func)
+        reason = by_id.get(id(func))
         if reason is None:
             continue
         reasons.setdefault(func.name, reason)

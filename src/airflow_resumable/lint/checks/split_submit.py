@@ -61,9 +61,7 @@ def _submit(module: Module, site: CallSite, target: str | None) -> _Submit | Non
         wait = "(which does not wait by default)"
     else:
         return None
-    return _Submit(
-        call, operator or "the operator", wait_kwarg, target, const_str(get_arg(call, None, "task_id"))
-    )
+    return _Submit(call, operator or "the operator", wait, target, const_str(get_arg(call, None, "task_id")))
 
 
 def _refers_to(sensor: ast.Call, submit: _Submit) -> bool:

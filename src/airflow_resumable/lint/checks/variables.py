@@ -139,7 +139,7 @@ def check(module: Module) -> Iterator[Hit]:
                 site.node, "ARS003", f"Variable.{method}() keeps a watermark ({shown}) in a global Variable"
             )
             continue
-        if site.func is None:
+        if not module.in_task(site.func):
             continue
         if method in _WRITES:
             yield hit(

@@ -62,7 +62,11 @@ def check(module: Module) -> Iterator[Hit]:
     """Report ``xcom_pull`` calls inside a function that read the running task instance's own XCom."""
     for site in module.index.calls:
         call = site.node
-        if site.func is None or not isinstance(call.func, ast.Attribute) or call.func.attr not in _PULLS:
+        if (
+            not isinstance(call.func, ast.Attribute)
+            or call.func.attr not in _PULLS
+            or not module.in_task(site.func)
+        ):
             continue
         if any(isinstance(arg, ast.Starred) for arg in call.args) or any(
             k.arg is None for k in call.keywords
