@@ -1,24 +1,29 @@
-"""pytest fixture: a local Databricks Jobs API stand-in, wired to the ``databricks_default`` connection.
+"""For pytest fixtures: a local Databricks Jobs API stand-in, wired to the ``databricks_default`` connection.
 
-The server class lives in :mod:`airflow_resumable.testing.databricks_server` (the demo uses it too). The
-fixture starts one per test on a free port and points ``AIRFLOW_CONN_DATABRICKS_DEFAULT`` at it, so the
+The server class lives in :mod:`airflow_resumable.testing.databricks_server` (the demo uses it too).
+:func:`serve` starts one per test on a free port and points ``AIRFLOW_CONN_DATABRICKS_DEFAULT`` at it, so the
 provider's real ``DatabricksHook`` (requests) and trigger (aiohttp) talk to it over HTTP.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
+from typing import TYPE_CHECKING
 
 from airflow_resumable.testing.databricks_server import FakeDatabricks
 
-__all__ = ["FakeDatabricks", "databricks"]
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import pytest
+
+__all__ = ["FakeDatabricks", "serve"]
 
 
-@pytest.fixture
-def databricks(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDatabricks]:
-    """A running :class:`FakeDatabricks`, reachable through the ``databricks_default`` connection."""
+def serve(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDatabricks]:
+    """Run a :class:`FakeDatabricks` reachable through the ``databricks_default`` connection.
+
+    Use it from a fixture: ``yield from serve(monkeypatch)``.
+    """
     with FakeDatabricks() as server:
         for name, value in server.environ("databricks_default").items():
             monkeypatch.setenv(name, value)

@@ -67,13 +67,16 @@ class TypedCodec:
         """Return the tagged JSON form of ``value``."""
         if value is None:
             raise InvalidValueError(
-                f"{_where} is None: the state stores cannot hold None. Use a sentinel value or delete the key."
+                f"{_where} is None: the state stores cannot hold None. "
+                "Use a sentinel value or delete the key."
             )
         if isinstance(value, bool | int | str):
             return value
         if isinstance(value, float):
             if not math.isfinite(value):
-                raise InvalidValueError(f"{_where} is {value}: JSON has no NaN or infinity. Store a finite number.")
+                raise InvalidValueError(
+                    f"{_where} is {value}: JSON has no NaN or infinity. Store a finite number."
+                )
             return value
         if isinstance(value, datetime):
             return {_TAG: "datetime", "value": require_aware(value, _where).isoformat()}
@@ -104,7 +107,8 @@ class TypedCodec:
                 return {_TAG: "dict", "value": out}
             return out
         raise InvalidValueError(
-            f"{_where} has type {type(value).__name__}, which the default codec cannot store ({describe(value)}). "
+            f"{_where} has type {type(value).__name__}, which the default codec cannot store "
+            f"({describe(value)}). "
             "Convert it to a supported type, or pass codec= with an object that has encode() and decode()."
         )
 
@@ -116,7 +120,7 @@ class TypedCodec:
             tag = data.get(_TAG)
             if tag is None:
                 return {k: self.decode(v) for k, v in data.items()}
-            raw = data.get("value")
+            raw: Any = data.get("value")
             if tag == "datetime":
                 return datetime.fromisoformat(raw)
             if tag == "date":

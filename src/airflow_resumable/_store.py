@@ -25,6 +25,7 @@ __all__ = [
     "asset_store",
     "call_async",
     "current_context",
+    "never_expire",
     "require_airflow",
     "retrying",
     "task_store",
@@ -56,6 +57,16 @@ class AssetStore(Protocol):
     def set(self, key: str, value: Any) -> None: ...
 
     def delete(self, key: str) -> None: ...
+
+
+def never_expire() -> timedelta:
+    """Airflow's ``NEVER_EXPIRE`` retention (``timedelta.max``, recognised by identity)."""
+    try:
+        import airflow.sdk as sdk
+    except ImportError:  # pragma: no cover - the version guard reports this case
+        return timedelta.max
+    value: timedelta = getattr(sdk, "NEVER_EXPIRE", timedelta.max)
+    return value
 
 
 def _parse_version(text: str) -> tuple[int, int]:

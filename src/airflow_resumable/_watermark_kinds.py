@@ -86,7 +86,7 @@ class Kind:
 
 
 class DatetimeKind(Kind):
-    """Timezone-aware datetimes, kept in UTC. Steps are ``timedelta``."""
+    """Timezone-aware datetimes, kept as plain ``datetime`` in UTC. Steps are ``timedelta``."""
 
     name = "datetime"
 
@@ -95,7 +95,10 @@ class DatetimeKind(Kind):
             raise self._wrong_type(
                 value, role, " Use an aware datetime, e.g. datetime(..., tzinfo=timezone.utc)."
             )
-        return require_aware(value, f"{self.what}: {role}").astimezone(timezone.utc)
+        utc = require_aware(value, f"{self.what}: {role}").astimezone(timezone.utc)
+        # A plain datetime, also for pendulum input (data_interval_end...): arithmetic between the two
+        # types gives pendulum intervals that do not mix with timedelta.
+        return datetime(*utc.timetuple()[:6], utc.microsecond, tzinfo=timezone.utc)
 
     def check_step(self, step: Any, role: str) -> Any:
         return _check_timedelta(step, role, self.what, whole_days=False)

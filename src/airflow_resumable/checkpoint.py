@@ -176,27 +176,27 @@ def _encode(codec: Codec[Any], value: Any, what: str) -> Any:
 class Checkpointer:
     """Progress of one loop inside a task, kept in ``task_state_store`` under ``key``.
 
-    Args:
-        key: the task-store key (unique within the task; mapped task instances each have their own).
-        initial: the position before any item is done. ``None`` (the default) means nothing is done; with
-            the default positions it behaves like ``0``.
-        commit: when to write, a :class:`~airflow_resumable.CommitPolicy` such as ``every(100)``; the
-            default ``every(1000) | every_seconds(30)`` bounds the redo after a hard crash.
-        store: the task state store; by default the running task's ``task_state_store``.
-        codec: turns positions into JSON and back (default :class:`~airflow_resumable.TypedCodec`: int, str,
-            aware datetime, date, Decimal, UUID, tuples and dicts of these).
-        fingerprint: a string or JSON-able value describing the inputs (a file list, a query, a version).
-            Stored progress with another fingerprint is discarded with a warning.
-        retention: how long the key lives: ``NEVER_EXPIRE`` (the default), a ``timedelta``, or ``None`` for
-            Airflow's ``[state_store] default_retention_days``.
-        clear_on_success: delete the key when the ``with`` block ends normally (default), so a later
-            clear-and-rerun starts fresh.
-        on_commit_error: after a write failed its retries, ``"raise"`` (default) a
-            :class:`~airflow_resumable.CommitError`, or ``"warn"``: log a warning with the growing redo
-            and carry on.
-
     Use it as ``with Checkpointer(...) as ckpt:`` (or ``async with``): the block reads the earlier tries'
-    progress on the way in and saves or clears it on the way out.
+    progress on the way in, and on the way out saves the last completed position (after an exception) or
+    deletes the key (after success).
+
+    :param key: the task-store key, unique within the task (each mapped task instance has its own keys).
+    :param initial: the position before any item is done. ``None`` (the default) means nothing is done;
+        with the default positions it behaves like ``0``.
+    :param commit: when to write, a :class:`~airflow_resumable.CommitPolicy` such as ``every(100)``. The
+        default ``every(1000) | every_seconds(30)`` bounds what a retry redoes after a hard crash.
+    :param store: the task state store; by default the running task's ``task_state_store``.
+    :param codec: turns positions into JSON and back; the default :class:`~airflow_resumable.TypedCodec`
+        handles int, str, aware datetime, date, Decimal, UUID, and tuples, lists and dicts of these.
+    :param fingerprint: a string or JSON-able value describing the inputs (a file list, a query, a code
+        version). Stored progress with another fingerprint is discarded with a warning.
+    :param retention: how long the key lives: ``NEVER_EXPIRE`` (the default), a ``timedelta``, or ``None``
+        for Airflow's ``[state_store] default_retention_days``.
+    :param clear_on_success: delete the key when the block ends normally (default), so a later
+        clear-and-rerun starts fresh; with ``False`` the final position is written instead.
+    :param on_commit_error: what happens when a write still fails after its retries: ``"raise"`` (default)
+        a :class:`~airflow_resumable.CommitError`, or ``"warn"``: log a warning saying how many items are
+        now uncommitted, and carry on.
     """
 
     def __init__(

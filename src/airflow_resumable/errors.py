@@ -47,7 +47,10 @@ class CheckpointError(ResumableError):
 
 
 class WatermarkRegressionError(ResumableError):
-    """A watermark was asked to move backwards. Use ``rewind(value, reason=...)`` for a deliberate move back."""
+    """A watermark was asked to move backwards.
+
+    Use ``rewind(value, reason=...)`` for a deliberate move back.
+    """
 
 
 class ConcurrentWriteError(ResumableError):

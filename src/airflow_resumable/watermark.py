@@ -205,11 +205,11 @@ class Watermark(Generic[T]):
         """The next range to load, ``[w.start, w.end)``; use it as ``with wm.window(until=...) as w:``.
 
         Incremental (the usual case): ``start`` is the committed value minus ``lag`` (never below
-        ``initial``, unless a rewind moved the watermark itself below it); ``end`` is ``until``, or ``min(until, now - settle)``
-        with ``settle``. ``until`` and ``now`` default to the clock for datetime and date watermarks; for
-        other types pass ``until`` (``now`` then defaults to ``until``). If ``end`` is not past the
-        committed value there is nothing new: the window is empty (``w.empty``, ``w.end == w.start``) and
-        leaving it commits nothing.
+        ``initial``, unless a rewind moved the watermark itself below it); ``end`` is ``until``, or
+        ``min(until, now - settle)`` with ``settle``. ``until`` and ``now`` default to the clock for
+        datetime and date watermarks; for other types pass ``until`` (``now`` then defaults to ``until``).
+        If ``end`` is not past the committed value there is nothing new: the window is empty
+        (``w.empty``, ``w.end == w.start``) and leaving it commits nothing.
 
         Explicit range: ``window(start=..., end=..., commit=False)`` (or :meth:`backfill`) processes that
         range and leaves the stored watermark alone. With ``commit=True`` the range must start at or before

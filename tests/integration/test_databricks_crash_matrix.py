@@ -8,10 +8,23 @@ failed run handed back to the retry.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
-from databricks_server import FakeDatabricks, databricks  # noqa: F401
+
+from databricks_server import FakeDatabricks, serve
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 pytestmark = pytest.mark.airflow
+
+
+@pytest.fixture
+def databricks(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDatabricks]:
+    """A local Databricks Jobs API stand-in behind the ``databricks_default`` connection."""
+    yield from serve(monkeypatch)
+
 
 DAG = '''
 from datetime import timedelta
@@ -44,7 +57,7 @@ class Crashing(Base):
         if CRASH == "before_submit" and first_try(context):
             raise Crash("worker died before submitting")
         run_id = super().submit_job(context)
-        print(f"SUBMITTED {{run_id}} token={{self.submission_token}}")
+        print(f"SUBMITTED {{run_id}} token={{getattr(self, 'submission_token', None)}}")
         if CRASH == "after_submit" and first_try(context):
             raise Crash("worker died after submit, before the run id was stored")
         return run_id
@@ -140,7 +153,9 @@ def test_a_crash_never_makes_a_second_run(airflow_sandbox, databricks, crash, op
     assert (intent["generation"], intent["token"], intent["external_id"]) == (1, run.token, run.run_id)
 
 
-def test_crash_after_submit_repeats_the_same_token_and_databricks_returns_the_run(airflow_sandbox, databricks):
+def test_crash_after_submit_repeats_the_same_token_and_databricks_returns_the_run(
+    airflow_sandbox, databricks
+):
     result = airflow_sandbox.run_dag(dag_source("after_submit"))
     submits = databricks.requests_to("jobs/runs/submit")
     assert len(submits) == 2
@@ -180,7 +195,9 @@ def test_stored_run_unknown_to_databricks_is_resubmitted(airflow_sandbox, databr
 
 
 def test_renamed_key_with_a_run_in_flight_reconnects(airflow_sandbox, databricks):
-    result = airflow_sandbox.run_dag(dag_source("rename", extra='previous_external_id_keys=["legacy_run_id"],'))
+    result = airflow_sandbox.run_dag(
+        dag_source("rename", extra='previous_external_id_keys=["legacy_run_id"],')
+    )
     assert result.states("job") == ["failed", "success"]
     assert len(databricks.created) == 1
     keys = result.task_state_keys("job")

@@ -57,7 +57,10 @@ def test_cli_only_filters_stories(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         runner,
         "discover",
-        lambda: [Story(1, "alpha", lambda s, say: ran.append("a") or True), Story(2, "beta", lambda s, say: True)],
+        lambda: [
+            Story(1, "alpha", lambda s, say: ran.append("a") or True),
+            Story(2, "beta", lambda s, say: True),
+        ],
     )
     assert runner.run_demo(only="ALPHA", out=io.StringIO()) == 0
     assert ran == ["a"]

@@ -45,7 +45,7 @@ def test_each_test_starts_with_an_empty_database(airflow_sandbox) -> None:  # ty
 
 
 def test_a_dag_that_does_not_import_is_reported(airflow_sandbox) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(RuntimeError, match="did not import.*no_such_module_anywhere"):
+    with pytest.raises(RuntimeError, match=r"did not import.*no_such_module_anywhere"):
         airflow_sandbox.run_dag("from airflow.sdk import dag\nimport no_such_module_anywhere\n")
     with pytest.raises(RuntimeError, match="defines no DAG"):
         airflow_sandbox.run_dag("from airflow.sdk import dag\n", filename="empty.py")

@@ -31,7 +31,8 @@ def parity():
     @task(outlets=[A1], inlets=[A2])
     def scripted(task_state_store=None, asset_state_store=None):
         print("PARITY-TASK " + json.dumps(run_task_script(task_state_store)))
-        print("PARITY-ASSET " + json.dumps(run_asset_script(asset_state_store, A1, A2, A3, include_async=False)))
+        outcomes = run_asset_script(asset_state_store, A1, A2, A3, include_async=False)
+        print("PARITY-ASSET " + json.dumps(outcomes))
         try:
             asyncio.run(asset_state_store[A1].aset("k", 1))
             print("PARITY-ASYNC ok")
@@ -78,7 +79,9 @@ def test_task_store_parity(real_run) -> None:  # type: ignore[no-untyped-def]
     assert len(real) == len(fake)
     for (name, real_outcome), (fake_name, fake_outcome) in zip(real, fake, strict=True):
         assert name == fake_name
-        assert fake_outcome == real_outcome, f"step {name!r}: in-memory {fake_outcome} != Airflow {real_outcome}"
+        assert fake_outcome == real_outcome, (
+            f"step {name!r}: in-memory {fake_outcome} != Airflow {real_outcome}"
+        )
 
 
 def test_asset_store_parity(real_run) -> None:  # type: ignore[no-untyped-def]
@@ -87,7 +90,9 @@ def test_asset_store_parity(real_run) -> None:  # type: ignore[no-untyped-def]
     assets = Asset("parity_a1"), Asset("parity_a2"), Asset("parity_a3")
     fake = _roundtrip(run_asset_script(stores, *assets, include_async=False))
     for (name, real_outcome), (_, fake_outcome) in zip(real, fake, strict=True):
-        assert fake_outcome == real_outcome, f"step {name!r}: in-memory {fake_outcome} != Airflow {real_outcome}"
+        assert fake_outcome == real_outcome, (
+            f"step {name!r}: in-memory {fake_outcome} != Airflow {real_outcome}"
+        )
 
 
 def test_single_asset_shorthand_parity(real_run) -> None:  # type: ignore[no-untyped-def]

@@ -98,7 +98,8 @@ def test_failed_run_leaves_the_watermark_and_the_next_run_covers_its_range(airfl
     )
     record = airflow_sandbox.asset_state("orders")["watermark"]["value"]
     assert record["format"] == "airflow-resumable/watermark@1"
-    assert record["writer"]["task_id"] == "load" and record["writer"]["try_number"] == 1
+    assert record["writer"]["task_id"] == "load"
+    assert record["writer"]["try_number"] == 1
 
 
 MAPPED_DAGS = """

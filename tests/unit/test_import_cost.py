@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 
 def _modules_after(statement: str) -> list[str]:
     code = f"import sys; {statement}; import json; print(json.dumps(sorted(sys.modules)))"
@@ -29,9 +31,5 @@ def test_public_names_resolve_lazily() -> None:
 
     assert airflow_resumable.ResumableError.__name__ == "ResumableError"
     assert "Checkpointer" in dir(airflow_resumable)
-    try:
+    with pytest.raises(AttributeError, match="NoSuchThing"):
         airflow_resumable.NoSuchThing  # noqa: B018
-    except AttributeError as exc:
-        assert "NoSuchThing" in str(exc)
-    else:  # pragma: no cover
-        raise AssertionError("unknown names must raise AttributeError")

@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 from airflow.sdk import Asset
 
-from airflow_resumable import AirflowVersionError, InvalidValueError, NoStoreError, ResumableError
-from airflow_resumable import _store
+from airflow_resumable import AirflowVersionError, InvalidValueError, NoStoreError, ResumableError, _store
 from airflow_resumable.testing import InMemoryTaskStateStore, task_context
 
 

@@ -14,9 +14,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from airflow_resumable.demo.story import Story
+if TYPE_CHECKING:
+    from airflow_resumable.demo.story import Story
 
 __all__ = ["discover", "run_demo"]
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from airflow_resumable.demo.story import DAGS, Say, Story
-from airflow_resumable.testing.sandbox import AirflowSandbox
+
+if TYPE_CHECKING:
+    from airflow_resumable.testing.sandbox import AirflowSandbox
 
 
 def run(sandbox: AirflowSandbox, say: Say) -> bool:

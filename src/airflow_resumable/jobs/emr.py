@@ -54,7 +54,7 @@ except ImportError as exc:  # pragma: no cover - exercised by a test that hides 
         f"which could not be imported ({exc}). Install it with: pip install 'airflow-resumable[amazon]'"
     ) from exc
 
-from airflow_resumable.errors import JobError
+from airflow_resumable.errors import InvalidValueError, JobError
 from airflow_resumable.jobs import _emr_common as common
 from airflow_resumable.jobs.base import Decision, DurableJobMixin
 
@@ -454,6 +454,7 @@ class EmrAddStepsOperator(_EmrDurable, _provider.EmrAddStepsOperator):
     def execute(self, context: Context) -> list[str]:
         if not self.durable:
             return super().execute(context)
+        self._rendered_steps(context)  # bad steps fail here, before anything is stored or added
         self._job_flow_id_resolved = self._prepare_cluster(context)
         if not self.deferrable:
             return cast("list[str]", self.execute_resumable(context))
@@ -611,10 +612,11 @@ class EmrAddStepsOperator(_EmrDurable, _provider.EmrAddStepsOperator):
         steps: Any = self.steps
         if isinstance(steps, str):
             steps = ast.literal_eval(steps)
-        if not isinstance(steps, list) or not all(isinstance(step, dict) for step in steps):
-            raise JobError(f"{type(self).__name__}: steps must be a list of step dicts, got {steps!r}.")
-        if not steps:
-            raise JobError(f"{type(self).__name__}: there are no steps to add to the cluster.")
+        if not isinstance(steps, list) or not steps or not all(isinstance(step, dict) for step in steps):
+            raise InvalidValueError(
+                f"{type(self).__name__}: steps must be a non-empty list of step dicts (boto3 StepConfig), "
+                f"got {steps!r}."
+            )
         steps = copy.deepcopy(steps)
         if self.openlineage_inject_parent_job_info:
             steps = self._inject_openlineage_parent_job_information(steps, context)

@@ -50,9 +50,11 @@ class FuncInfo:
 
     @property
     def name(self) -> str:
+        """The function's name."""
         return self.node.name
 
     def params(self) -> list[str]:
+        """Names of its positional and keyword parameters (not ``*args`` / ``**kwargs``)."""
         args = self.node.args
         return [a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)]
 
@@ -155,6 +157,7 @@ class _Builder:
         self.targets: dict[int, str] = {}
 
     def build(self, tree: ast.Module) -> ModuleIndex:
+        """Walk ``tree`` once, depth first in source order, and return the filled index."""
         self._imports(tree)
         stack: list[tuple[ast.AST, FuncInfo | None, ClassInfo | None, DagInfo | None, str]] = [
             (child, None, None, None, "") for child in reversed(tree.body)

@@ -85,9 +85,9 @@ _TABLE = (
     Rule(
         "ARS010",
         "external_id_key renamed",
-        "restore the old key, or add it to previous_external_id_keys on the class and look it up on "
-        "reconnect, so retries already in flight still find the stored id; then refresh the baseline "
-        "with --write-baseline",
+        "restore the old key, or base the operator on airflow_resumable.DurableJobMixin and list the old "
+        "key in previous_external_id_keys (a retry then finds the id there and moves it); then refresh the "
+        "baseline with --write-baseline",
     ),
     Rule(
         "ARS011",

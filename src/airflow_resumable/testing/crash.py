@@ -42,7 +42,10 @@ _WRITES = frozenset({"set", "delete", "clear", "aset", "adelete", "aclear"})
 
 
 class SimulatedCrash(BaseException):
-    """The worker died here. A ``BaseException`` so that ``except Exception`` in task code cannot swallow it."""
+    """The worker died here.
+
+    A ``BaseException``, so that ``except Exception`` in task code cannot swallow it.
+    """
 
 
 class SimulatedError(RuntimeError):
@@ -256,7 +259,7 @@ def crash_and_retry(
             if patcher is not None:
                 patcher.stop()
         store = make_context(backend=backend, **context_kwargs)["task_state_store"]
-        state = {key: store.get(key) for key in store.keys()}
+        state = {key: store.get(key) for key in store.keys()}  # noqa: SIM118 - not a dict
         reports.append(TryReport(try_number, outcome, error, fuse.calls, fuse.writes, result, state))
         if outcome == "success":
             break

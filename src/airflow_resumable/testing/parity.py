@@ -16,6 +16,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from airflow_resumable._store import never_expire
+
 __all__ = ["run_asset_script", "run_task_script"]
 
 Outcome = list[Any]
@@ -30,12 +32,6 @@ def _outcome(fn: Callable[[], Any]) -> Outcome:
     if isinstance(value, float) and math.isnan(value):  # pragma: no cover - never stored
         return ["ok", "nan"]
     return ["ok", value]
-
-
-def _never_expire() -> timedelta:
-    from airflow.sdk import NEVER_EXPIRE
-
-    return NEVER_EXPIRE  # type: ignore[no-any-return]
 
 
 def run_task_script(store: Any) -> list[tuple[str, Outcome]]:
@@ -74,7 +70,7 @@ def run_task_script(store: Any) -> list[tuple[str, Outcome]]:
         ("get empty key", lambda: store.get("")),
         ("delete empty key", lambda: store.delete("")),
         ("set retention int", lambda: store.set("ret", 1, retention=5)),
-        ("set retention NEVER_EXPIRE", lambda: store.set("ret", 2, retention=_never_expire())),
+        ("set retention NEVER_EXPIRE", lambda: store.set("ret", 2, retention=never_expire())),
         ("set retention timedelta", lambda: store.set("ret2", 3, retention=timedelta(hours=1))),
         ("get retained", lambda: [store.get("ret"), store.get("ret2")]),
         ("key with slash and dot", lambda: store.set("a/b.c", "x")),
@@ -88,7 +84,10 @@ def run_task_script(store: Any) -> list[tuple[str, Outcome]]:
         ("get large length", lambda: len(store.get("large"))),
         ("clear", lambda: store.clear()),
         ("get after clear", lambda: [store.get(k) for k in ("str", "nested", "ret", "a/b.c")]),
-        ("has async methods", lambda: sorted(n for n in ("aget", "aset", "adelete", "aclear") if hasattr(store, n))),
+        (
+            "has async methods",
+            lambda: sorted(n for n in ("aget", "aset", "adelete", "aclear") if hasattr(store, n)),
+        ),
     ]
     return [(name, _outcome(fn)) for name, fn in steps]
 
@@ -132,6 +131,9 @@ def run_asset_script(
         ("set two keys", lambda: [a.set("x", 1), a.set("y", 2)]),
         ("clear", lambda: a.clear()),
         ("get after clear", lambda: [a.get("x"), a.get("y")]),
-        ("has async methods", lambda: sorted(n for n in ("aget", "aset", "adelete", "aclear") if hasattr(a, n))),
+        (
+            "has async methods",
+            lambda: sorted(n for n in ("aget", "aset", "adelete", "aclear") if hasattr(a, n)),
+        ),
     ]
     return [(name, _outcome(fn)) for name, fn in steps]

@@ -88,7 +88,9 @@ def _airflow_sandbox_session(tmp_path_factory: pytest.TempPathFactory) -> Airflo
 
 
 @pytest.fixture
-def airflow_sandbox(_airflow_sandbox_session: AirflowSandbox, request: pytest.FixtureRequest) -> AirflowSandbox:
+def airflow_sandbox(
+    _airflow_sandbox_session: AirflowSandbox, request: pytest.FixtureRequest
+) -> AirflowSandbox:
     """A real Airflow home with an empty migrated SQLite DB for this test; ``run_dag(source)`` runs a DAG."""
     _airflow_sandbox_session.fresh(request.node.name)
     return _airflow_sandbox_session

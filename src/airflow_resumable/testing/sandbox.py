@@ -154,8 +154,8 @@ class AirflowSandbox:
 
         conf.set("database", "sql_alchemy_conn", env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
         conf.set("core", "dags_folder", str(dags))
-        settings.configure_vars()
-        settings.reconfigure_orm()
+        settings.configure_vars()  # type: ignore[no-untyped-call]
+        settings.reconfigure_orm()  # type: ignore[no-untyped-call]
 
     # -- running ---------------------------------------------------------------------------------------
     def write_dag(self, source: str, filename: str = "test_dag.py") -> Path:
@@ -225,7 +225,8 @@ class AirflowSandbox:
 
         records: list[TryRecord] = []
         with create_session() as session:
-            for model in (TaskInstanceHistory, TaskInstance):
+            models: tuple[Any, ...] = (TaskInstanceHistory, TaskInstance)
+            for model in models:
                 rows = session.query(model).filter(model.dag_id == dag_id, model.run_id == run_id)
                 for row in rows:
                     state = getattr(row.state, "value", row.state)

@@ -4,10 +4,10 @@ They reproduce what a task sees from ``context["task_state_store"]`` and ``conte
 the same methods (async ones exactly where Airflow has them: on the asset store, not the task store), the
 same exception types for bad values (``ValueError`` for ``None``, pydantic ``ValidationError`` for
 datetimes, tuples and dicts with non-string keys, ``ServerResponseError`` (HTTP 422) for NaN and empty
-keys; NaN nested inside a list or dict is silently stored as null, as by Airflow), retention with an
-injectable clock, a logged warning above ``max_value_storage_bytes``, and one
-namespace per map index. The parity suite in this project runs the same script against these and against
-the real stores under ``dag.test()`` so any drift in Airflow shows up as a failing test.
+keys; NaN nested inside a list or dict is silently stored as null, as by Airflow), retention (expiry
+at cleanup, not on read) with an injectable clock, a logged warning above ``max_value_storage_bytes``,
+and one namespace per map index. The parity suite in this project runs the same script against these and
+against the real stores under ``dag.test()`` so any drift in Airflow shows up as a failing test.
 
 Values are stored as JSON text, as in the metadata database, so a test cannot pass by keeping a live
 object that Airflow would have serialised.
@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from airflow_resumable._store import never_expire
+
 __all__ = [
     "InMemoryAssetStateStore",
     "InMemoryAssetStateStores",
@@ -37,15 +39,6 @@ Clock = Callable[[], datetime]
 
 def _utcnow() -> datetime:
     return datetime.now(tz=timezone.utc)
-
-
-def _never_expire() -> timedelta:
-    try:
-        from airflow.sdk import NEVER_EXPIRE
-
-        return NEVER_EXPIRE  # type: ignore[no-any-return]
-    except ImportError:  # pragma: no cover - Airflow < 3.3
-        return timedelta.max
 
 
 def _validate_like_airflow(model: str, **fields: Any) -> None:
@@ -123,13 +116,25 @@ class InMemoryStateBackend:
         self, *, dag_id: str = "dag", run_id: str = "run", task_id: str = "task", map_index: int = -1
     ) -> InMemoryTaskStateStore:
         """A task store accessor for one task instance, backed by this backend."""
-        return InMemoryTaskStateStore(self, dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index)
+        return InMemoryTaskStateStore(
+            self, dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index
+        )
 
     def asset_stores(
         self, inlets: Iterable[Any] = (), outlets: Iterable[Any] = (), *, writer: dict[str, Any] | None = None
     ) -> InMemoryAssetStateStores:
         """The ``context["asset_state_store"]`` mapping for a task with these inlets and outlets."""
         return InMemoryAssetStateStores(list(inlets), list(outlets), backend=self, writer=writer)
+
+    def cleanup(self) -> int:
+        """Delete expired task rows, as ``airflow state-store clean`` does; return how many were deleted."""
+        now = self.clock()
+        expired = [
+            k for k, row in self.task_rows.items() if row.expires_at is not None and row.expires_at < now
+        ]
+        for k in expired:
+            del self.task_rows[k]
+        return len(expired)
 
     def _warn_if_large(self, kind: str, key: str, value: Any) -> None:
         limit = self.max_value_storage_bytes
@@ -180,23 +185,25 @@ class InMemoryTaskStateStore:
         return (*self._scope, key)
 
     def get(self, key: str, default: Any = None) -> Any:
-        """Return the stored value, or ``default`` if the key does not exist or has expired."""
+        """Return the stored value, or ``default`` if the key does not exist.
+
+        As in Airflow 3.3, expiry is not checked on read: an expired key is returned until
+        :meth:`InMemoryStateBackend.cleanup` (``airflow state-store clean``) removes it.
+        """
         _check_key(key, "path")
         row = self.backend.task_rows.get(self._row_key(key))
-        if row is None:
-            return default
-        if row.expires_at is not None and row.expires_at <= self.backend.clock():
-            del self.backend.task_rows[self._row_key(key)]
-            return default
-        return json.loads(row.value)
+        return default if row is None else json.loads(row.value)
 
     def set(self, key: str, value: Any, *, retention: timedelta | None = None) -> None:
-        """Write or overwrite ``key``. ``retention``: ``None`` (config default), a timedelta, or NEVER_EXPIRE."""
+        """Write or overwrite ``key``.
+
+        ``retention``: ``None`` (the configured default), a timedelta, or NEVER_EXPIRE.
+        """
         if value is None:
             raise ValueError("Cannot set value as None")
         now = self.backend.clock()
         expires_at: datetime | None
-        if retention is _never_expire():
+        if retention is never_expire():
             expires_at = None
         elif retention is not None:
             expires_at = now + retention  # an int raises TypeError here, exactly as in Airflow 3.3
@@ -204,16 +211,21 @@ class InMemoryTaskStateStore:
             days = self.backend.default_retention_days
             if days < 0:
                 raise ValueError(
-                    f"[state_store] default_retention_days must be >= 0, got {days}. Set to 0 to disable expiry."
+                    f"[state_store] default_retention_days must be >= 0, got {days}. "
+                    "Set to 0 to disable expiry."
                 )
             expires_at = None if days == 0 else now + timedelta(days=days)
-        _validate_like_airflow("SetTaskStateStore", ti_id=self._ti_id, key=key, value=value, expires_at=expires_at)
+        _validate_like_airflow(
+            "SetTaskStateStore", ti_id=self._ti_id, key=key, value=value, expires_at=expires_at
+        )
         self.backend._warn_if_large("Task", key, value)
         _check_key(key, "path")
         if _is_non_finite(value):
             raise _server_error(["body", "value"], "Value error, value cannot be null", "value_error", None)
         self.backend.writes += 1
-        self.backend.task_rows[self._row_key(key)] = _Row(json.dumps(_nulls_for_non_finite(value)), now, expires_at)
+        self.backend.task_rows[self._row_key(key)] = _Row(
+            json.dumps(_nulls_for_non_finite(value)), now, expires_at
+        )
 
     def delete(self, key: str) -> None:
         """Delete a single key. No-op if the key does not exist."""
@@ -226,13 +238,13 @@ class InMemoryTaskStateStore:
             del self.backend.task_rows[row_key]
 
     def keys(self) -> list[str]:
-        """The live keys of this task instance (a testing convenience; Airflow's accessor has no such call)."""
-        now = self.backend.clock()
-        return sorted(
-            k[4]
-            for k, row in self.backend.task_rows.items()
-            if k[:4] == self._scope and (row.expires_at is None or row.expires_at > now)
-        )
+        """The keys of this task instance (a testing convenience; Airflow's accessor has no such call)."""
+        return sorted(k[4] for k in self.backend.task_rows if k[:4] == self._scope)
+
+    def expires_at(self, key: str) -> datetime | None:
+        """When ``key`` becomes eligible for cleanup (``None``: never, or no such key)."""
+        row = self.backend.task_rows.get(self._row_key(key))
+        return None if row is None else row.expires_at
 
 
 class InMemoryAssetStateStore:

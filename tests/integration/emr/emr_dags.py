@@ -34,6 +34,10 @@ def first_try():
 
 
 class Remote({operator}):
+    def execute(self, context, *args, **kwargs):
+        print(f"TASK-TRY {{self.task_id}} {{context['ti'].try_number}}")
+        return super().execute(context, *args, **kwargs)
+
 {remote}
 
 
@@ -170,11 +174,11 @@ def steps_kwargs(cluster_id: str, extra: str = "", steps: list[dict[str, Any]] |
 # -- reading a run back -----------------------------------------------------------------------------------
 DECISION = re.compile(r"Resume decision\b.*?\bdecision=(\w+)")
 RESULT = re.compile(r"RESULT (\S+) (.+)")
-TASK_START = re.compile(r"\[DAG TEST\] starting task_id=(\S+) ")
+TASK_START = re.compile(r"TASK-TRY (\S+) \d+")
 
 
 def task_outputs(output: str) -> dict[str, str]:
-    """The output of a run, split by task (``dag.test()`` runs one task at a time and says which)."""
+    """The output of a run, split by EMR task (``dag.test()`` runs one task at a time; each try says which)."""
     parts: dict[str, list[str]] = {}
     current = None
     for line in output.splitlines():

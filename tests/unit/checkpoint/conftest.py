@@ -4,11 +4,12 @@ a store with native async methods, and no real sleeping between write retries.""
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from airflow_resumable.testing import InMemoryStateBackend, InMemoryTaskStateStore
+if TYPE_CHECKING:
+    from airflow_resumable.testing import InMemoryStateBackend, InMemoryTaskStateStore
 
 
 class FakeClock:

@@ -24,7 +24,7 @@ def test_or_takes_the_smaller_of_each_limit_so_the_first_to_fire_wins() -> None:
     assert every(1000) | every_seconds(30) == CommitPolicy(items=1000, seconds=30.0)
     assert every(10) | every(3) == CommitPolicy(items=3)
     assert every_seconds(9) | every_seconds(4) | every(7) == CommitPolicy(items=7, seconds=4.0)
-    assert DEFAULT_POLICY == CommitPolicy(items=1000, seconds=30.0)
+    assert CommitPolicy(items=1000, seconds=30.0) == DEFAULT_POLICY
     assert repr(DEFAULT_POLICY) == "every(1000) | every_seconds(30)"
     assert DEFAULT_POLICY.describe_bound() == "1000 items or 30 s of work"
 
@@ -95,7 +95,8 @@ def test_schedule_reads_the_clock_less_often_when_items_are_fast(clock: Any) -> 
         clock.advance(1e-6)
         assert not schedule.due(items)
         strides.append(schedule.stride)
-    assert strides[:4] == [2, 4, 8, 16] and strides[-1] == 128
+    assert strides[:4] == [2, 4, 8, 16]
+    assert strides[-1] == 128
     clock.advance(1.0)  # a slow stretch: the stride drops back to one so time is checked per item
     assert not schedule.due(items + 128)
     assert schedule.stride == 1

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from airflow_resumable import CheckpointError, Checkpointer, InvalidValueError, NoStoreError, every
+from airflow_resumable import Checkpointer, CheckpointError, InvalidValueError, NoStoreError, every
 from airflow_resumable.testing import InMemoryStateBackend, InMemoryTaskStateStore, crash_and_retry, on_write
 
 
@@ -36,14 +36,17 @@ def test_a_fresh_run_processes_everything_and_leaves_no_key(task_state_store: In
     assert task_state_store.keys() == []
 
 
-def test_after_an_exception_at_item_k_the_retry_starts_exactly_at_k(task_state_store: InMemoryTaskStateStore) -> None:
+def test_after_an_exception_at_item_k_the_retry_starts_exactly_at_k(
+    task_state_store: InMemoryTaskStateStore,
+) -> None:
     items = list(range(100))
     first = run_try(task_state_store, items, fail_at=42)
     stored = task_state_store.get("rows")
     second = run_try(task_state_store, items)
 
     assert first == list(range(42))
-    assert stored["position"] == 42 and stored["items_done"] == 42  # items 0..41 completed, 42 did not
+    assert stored["position"] == 42
+    assert stored["items_done"] == 42
     assert second == list(range(42, 100))
     assert task_state_store.keys() == []
 
@@ -59,7 +62,8 @@ def test_position_counts_items_from_the_start(task_state_store: InMemoryTaskStat
     items = ["a", "b", "c", "d"]
     run_try(task_state_store, items, fail_at="c")
     ckpt = Checkpointer("rows", store=task_state_store, initial=0)
-    assert ckpt.position == 2 and ckpt.resumed
+    assert ckpt.position == 2
+    assert ckpt.resumed
     assert items[ckpt.position :] == ["c", "d"]  # what is left
 
 
@@ -67,28 +71,40 @@ def test_initial_skips_items_on_a_fresh_start(task_state_store: InMemoryTaskStat
     assert run_try(task_state_store, list("abcdef"), initial=4) == ["e", "f"]
 
 
-def test_break_then_normal_exit_counts_the_item_in_flight_as_done(task_state_store: InMemoryTaskStateStore) -> None:
+def test_break_then_normal_exit_counts_the_item_in_flight_as_done(
+    task_state_store: InMemoryTaskStateStore,
+) -> None:
     with Checkpointer("rows", store=task_state_store, clear_on_success=False) as ckpt:
         for item in ckpt.iterate(range(10)):
             if item == 3:
                 break
     assert task_state_store.get("rows")["position"] == 4
-    assert ckpt.position == 4 and ckpt.items_done == 4
+    assert ckpt.position == 4
+    assert ckpt.items_done == 4
 
 
-def test_the_item_in_flight_when_an_exception_escapes_is_not_done(task_state_store: InMemoryTaskStateStore) -> None:
+def test_the_item_in_flight_when_an_exception_escapes_is_not_done(
+    task_state_store: InMemoryTaskStateStore,
+) -> None:
     it_ref: list[Any] = []
-    with pytest.raises(Boom), Checkpointer("rows", store=task_state_store) as ckpt:
-        iterator = ckpt.iterate(range(10))  # held in a variable: still open when the block exits
-        it_ref.append(iterator)
-        for item in iterator:
-            if item == 5:
-                raise Boom
+
+    def fail_at_5() -> None:
+        with Checkpointer("rows", store=task_state_store) as ckpt:
+            iterator = ckpt.iterate(range(10))  # held in a variable: still open when the block exits
+            it_ref.append(iterator)
+            for item in iterator:
+                if item == 5:
+                    raise Boom
+
+    with pytest.raises(Boom):
+        fail_at_5()
     assert task_state_store.get("rows")["position"] == 5
     assert list(it_ref[0]) == []  # the block closed the loop
 
 
-def test_a_second_loop_in_the_same_block_continues_the_positions(task_state_store: InMemoryTaskStateStore) -> None:
+def test_a_second_loop_in_the_same_block_continues_the_positions(
+    task_state_store: InMemoryTaskStateStore,
+) -> None:
     seen = []
     with Checkpointer("rows", store=task_state_store, clear_on_success=False) as ckpt:
         for item in ckpt.iterate(range(10)):
@@ -97,7 +113,8 @@ def test_a_second_loop_in_the_same_block_continues_the_positions(task_state_stor
                 break
         for item in ckpt.iterate(range(10)):  # moving on: item 2 is complete, 3.. come next
             seen.append(item)
-    assert seen == list(range(10)) and task_state_store.get("rows")["position"] == 10
+    assert seen == list(range(10))
+    assert task_state_store.get("rows")["position"] == 10
 
 
 def test_clear_on_success_false_keeps_the_final_position(task_state_store: InMemoryTaskStateStore) -> None:
@@ -159,7 +176,9 @@ T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
 EVENTS = [{"id": i, "at": T0 + timedelta(minutes=i)} for i in range(10)]
 
 
-def test_key_positions_resume_strictly_after_the_last_completed(task_state_store: InMemoryTaskStateStore) -> None:
+def test_key_positions_resume_strictly_after_the_last_completed(
+    task_state_store: InMemoryTaskStateStore,
+) -> None:
     def one_try(fail_at: int | None) -> list[int]:
         done = []
         try:
@@ -178,13 +197,19 @@ def test_key_positions_resume_strictly_after_the_last_completed(task_state_store
 
 
 def test_key_positions_must_increase(task_state_store: InMemoryTaskStateStore) -> None:
-    with Checkpointer("events", store=task_state_store) as ckpt, pytest.raises(CheckpointError, match="sorted"):
+    with (
+        Checkpointer("events", store=task_state_store) as ckpt,
+        pytest.raises(CheckpointError, match="sorted"),
+    ):
         for _ in ckpt.iterate([3, 1, 2], key=lambda n: n):
             pass
 
 
 def test_equal_keys_are_refused_with_a_tie_breaker_hint(task_state_store: InMemoryTaskStateStore) -> None:
-    with Checkpointer("events", store=task_state_store) as ckpt, pytest.raises(CheckpointError, match="tie-breaker"):
+    with (
+        Checkpointer("events", store=task_state_store) as ckpt,
+        pytest.raises(CheckpointError, match="tie-breaker"),
+    ):
         for _ in ckpt.iterate([1, 1], key=lambda n: n):
             pass
 
@@ -196,30 +221,46 @@ def test_composite_keys_order_ties(task_state_store: InMemoryTaskStateStore) -> 
     assert Checkpointer("rows", store=task_state_store).position == ("2026-01-02", 1)
 
 
-def test_key_types_that_do_not_compare_give_a_checkpoint_error(task_state_store: InMemoryTaskStateStore) -> None:
+def test_key_types_that_do_not_compare_give_a_checkpoint_error(
+    task_state_store: InMemoryTaskStateStore,
+) -> None:
     with Checkpointer("rows", store=task_state_store, clear_on_success=False) as ckpt:
         list(ckpt.iterate([1, 2], key=lambda n: n))
-    with Checkpointer("rows", store=task_state_store) as ckpt, pytest.raises(CheckpointError, match="compared"):
+    with (
+        Checkpointer("rows", store=task_state_store) as ckpt,
+        pytest.raises(CheckpointError, match="compared"),
+    ):
         list(ckpt.iterate(["a"], key=lambda s: s))
 
 
-def test_a_key_returning_none_or_a_naive_datetime_is_bad_input(task_state_store: InMemoryTaskStateStore) -> None:
+def test_a_key_returning_none_or_a_naive_datetime_is_bad_input(
+    task_state_store: InMemoryTaskStateStore,
+) -> None:
     with Checkpointer("rows", store=task_state_store) as ckpt, pytest.raises(InvalidValueError, match="None"):
         list(ckpt.iterate([1], key=lambda n: None))
-    with Checkpointer("rows", store=task_state_store) as ckpt, pytest.raises(InvalidValueError, match="naive"):
+    with (
+        Checkpointer("rows", store=task_state_store) as ckpt,
+        pytest.raises(InvalidValueError, match="naive"),
+    ):
         list(ckpt.iterate([1], key=lambda n: datetime(2026, 1, n)))
     assert task_state_store.keys() == []
 
 
 def test_a_key_that_is_not_callable_is_refused(task_state_store: InMemoryTaskStateStore) -> None:
-    with Checkpointer("rows", store=task_state_store) as ckpt, pytest.raises(InvalidValueError, match="function"):
+    with (
+        Checkpointer("rows", store=task_state_store) as ckpt,
+        pytest.raises(InvalidValueError, match="function"),
+    ):
         ckpt.iterate([1], key="id")  # type: ignore[arg-type]
 
 
 def test_item_counting_over_a_cursor_position_is_refused(task_state_store: InMemoryTaskStateStore) -> None:
     with Checkpointer("rows", store=task_state_store, clear_on_success=False) as ckpt:
         ckpt.advance("page-token-7")
-    with Checkpointer("rows", store=task_state_store) as ckpt, pytest.raises(CheckpointError, match="counts items"):
+    with (
+        Checkpointer("rows", store=task_state_store) as ckpt,
+        pytest.raises(CheckpointError, match="counts items"),
+    ):
         ckpt.iterate([1, 2])
 
 
@@ -234,4 +275,4 @@ def test_a_hard_crash_in_the_final_delete_redoes_only_the_uncommitted_tail() -> 
     # Writes 1 and 2 are the commits after items 4 and 8; write 3 is deleting the finished checkpoint.
     report = crash_and_retry(task, on_write(3))
     assert [t.outcome for t in report.tries] == ["crashed", "success"]
-    assert seen == list(range(10)) + [8, 9]  # the retry redoes only what followed the last commit
+    assert seen == [*range(10), 8, 9]  # the retry redoes only what followed the last commit

@@ -7,21 +7,26 @@ import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from airflow_resumable import CheckpointError, Checkpointer, InvalidValueError, every
+from airflow_resumable import Checkpointer, CheckpointError, InvalidValueError, every
 from airflow_resumable._checkpoint_record import MAX_PENDING_RANGES
-from airflow_resumable.testing import InMemoryStateBackend, InMemoryTaskStateStore
+
+if TYPE_CHECKING:
+    from airflow_resumable.testing import InMemoryStateBackend, InMemoryTaskStateStore
 
 
-def test_done_in_any_order_commits_the_lowest_contiguous_position(task_state_store: InMemoryTaskStateStore) -> None:
+def test_done_in_any_order_commits_the_lowest_contiguous_position(
+    task_state_store: InMemoryTaskStateStore,
+) -> None:
     with Checkpointer("files", store=task_state_store, commit=every(1), clear_on_success=False) as ckpt:
         for position in [2, 5, 1, 6, 9]:
             ckpt.done(position)
         record = task_state_store.get("files")
-        assert record["position"] == 2 and record["pending"] == [[5, 6], [9, 9]]
+        assert record["position"] == 2
+        assert record["pending"] == [[5, 6], [9, 9]]
         assert record["items_done"] == 5
         ckpt.done(3)
         ckpt.done(4)
@@ -31,13 +36,20 @@ def test_done_in_any_order_commits_the_lowest_contiguous_position(task_state_sto
         assert ckpt.items_done == 7
 
 
-def test_a_retry_skips_the_contiguous_prefix_and_the_runs_above_it(task_state_store: InMemoryTaskStateStore) -> None:
+def test_a_retry_skips_the_contiguous_prefix_and_the_runs_above_it(
+    task_state_store: InMemoryTaskStateStore,
+) -> None:
     items = [f"file-{n}" for n in range(1, 11)]
-    with pytest.raises(RuntimeError), Checkpointer("files", store=task_state_store) as ckpt:
-        for position, _item in ckpt.remaining(items):
-            if position in (1, 2, 3, 6, 7, 9):
-                ckpt.done(position)
-        raise RuntimeError("worker pool died")
+
+    def try_1() -> None:
+        with Checkpointer("files", store=task_state_store) as ckpt:
+            for position, _item in ckpt.remaining(items):
+                if position in (1, 2, 3, 6, 7, 9):
+                    ckpt.done(position)
+            raise RuntimeError("worker pool died")
+
+    with pytest.raises(RuntimeError):
+        try_1()
     assert task_state_store.get("files")["pending"] == [[6, 7], [9, 9]]
 
     with Checkpointer("files", store=task_state_store) as ckpt:
@@ -50,16 +62,25 @@ def test_a_retry_skips_the_contiguous_prefix_and_the_runs_above_it(task_state_st
 
 
 def test_iterate_also_skips_items_finished_out_of_order(task_state_store: InMemoryTaskStateStore) -> None:
-    with pytest.raises(RuntimeError), Checkpointer("files", store=task_state_store) as ckpt:
-        for position in (1, 4, 5):
-            ckpt.done(position)
-        raise RuntimeError
+    def out_of_order_try() -> None:
+        with Checkpointer("files", store=task_state_store) as ckpt:
+            for position in (1, 4, 5):
+                ckpt.done(position)
+            raise RuntimeError
+
     seen = []
-    with pytest.raises(RuntimeError), Checkpointer("files", store=task_state_store) as ckpt:
-        for item in ckpt.iterate("abcdefg"):
-            if item == "f":
-                raise RuntimeError
-            seen.append(item)
+
+    def in_order_try() -> None:
+        with Checkpointer("files", store=task_state_store) as ckpt:
+            for item in ckpt.iterate("abcdefg"):
+                if item == "f":
+                    raise RuntimeError
+                seen.append(item)
+
+    with pytest.raises(RuntimeError):
+        out_of_order_try()
+    with pytest.raises(RuntimeError):
+        in_order_try()
     assert seen == ["b", "c"]
     assert task_state_store.get("files")["position"] == 5
     with Checkpointer("files", store=task_state_store) as ckpt:
@@ -79,11 +100,17 @@ def test_a_thread_pool_with_track(state_backend: InMemoryStateBackend) -> None:
         with lock:
             processed.append(item)
 
-    with pytest.raises(OSError), Checkpointer("items", store=store, commit=every(20)) as ckpt:
-        with ThreadPoolExecutor(8) as pool:
-            futures = [ckpt.track(position, pool.submit(work, item)) for position, item in ckpt.remaining(items)]
-        for future in futures:
-            future.result()
+    def try_1() -> None:
+        with Checkpointer("items", store=store, commit=every(20)) as ckpt:
+            with ThreadPoolExecutor(8) as pool:
+                futures = [
+                    ckpt.track(position, pool.submit(work, item)) for position, item in ckpt.remaining(items)
+                ]
+            for future in futures:
+                future.result()
+
+    with pytest.raises(OSError, match="item 150 failed"):
+        try_1()
     record = store.get("items")
     assert record["position"] == 149  # 150 failed: nothing from it on is contiguous
     assert record["pending"] == [[151, 200]]
@@ -97,14 +124,20 @@ def test_a_thread_pool_with_track(state_backend: InMemoryStateBackend) -> None:
 
 def test_done_is_thread_safe(state_backend: InMemoryStateBackend) -> None:
     store = state_backend.task_store()
-    positions = list(range(1, 5001))
-    random.Random(7).shuffle(positions)
+    rng = random.Random(7)
+    positions = []
+    for start in range(1, 5001, 64):  # workers finish close to, but not in, submission order
+        window = list(range(start, min(start + 64, 5001)))
+        rng.shuffle(window)
+        positions.extend(window)
     with Checkpointer("items", store=store, commit=every(100), clear_on_success=False) as ckpt:
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(ckpt.done, positions))
         assert ckpt.items_done == 5000
     record = store.get("items")
-    assert record["position"] == 5000 and "pending" not in record and record["items_done"] == 5000
+    assert record["position"] == 5000
+    assert "pending" not in record
+    assert record["items_done"] == 5000
 
 
 def test_too_many_gaps_is_a_clear_error_before_the_value_grows_too_big(
@@ -116,15 +149,21 @@ def test_too_many_gaps_is_a_clear_error_before_the_value_grows_too_big(
         with pytest.raises(CheckpointError, match="more than 1000 separate runs"):
             ckpt.done(3 + 2 * MAX_PENDING_RANGES)
         ckpt.done(1)  # filling gaps still works
+        ckpt.done(2)
     record = task_state_store.get("items")
-    assert len(record["pending"]) == MAX_PENDING_RANGES - 1 and record["position"] == 1
+    assert len(record["pending"]) == MAX_PENDING_RANGES - 1
+    assert record["position"] == 3
 
 
-def test_the_stored_value_stays_far_under_the_limit_at_the_worst_case(task_state_store: InMemoryTaskStateStore) -> None:
+def test_the_stored_value_stays_far_under_the_limit_at_the_worst_case(
+    task_state_store: InMemoryTaskStateStore,
+) -> None:
     import json
 
     big = 10**12
-    with Checkpointer("items", store=task_state_store, initial=big, commit=every(10_000), clear_on_success=False) as c:
+    with Checkpointer(
+        "items", store=task_state_store, initial=big, commit=every(10_000), clear_on_success=False
+    ) as c:
         for n in range(MAX_PENDING_RANGES):
             c.done(big + 2 + 2 * n)
     assert len(json.dumps(task_state_store.get("items"))) < 40_000
@@ -143,19 +182,25 @@ def test_track_does_not_mark_failed_or_cancelled_futures(task_state_store: InMem
         ok.set_result(None)
         failed.set_exception(ValueError())
         cancelled.cancel()
-    assert task_state_store.get("items")["position"] == 1 and "pending" not in task_state_store.get("items")
+    assert task_state_store.get("items")["position"] == 1
+    assert "pending" not in task_state_store.get("items")
 
 
-def test_an_error_inside_a_track_callback_surfaces_at_the_end(task_state_store: InMemoryTaskStateStore) -> None:
+def test_an_error_inside_a_track_callback_surfaces_at_the_end(
+    task_state_store: InMemoryTaskStateStore,
+) -> None:
     from concurrent.futures import Future
 
-    with pytest.raises(CheckpointError, match="separate runs"):
+    def run() -> None:
         with Checkpointer("items", store=task_state_store, commit=every(10_000)) as ckpt:
             for n in range(MAX_PENDING_RANGES):
                 ckpt.done(3 + 2 * n)
             future: Future[None] = Future()
             ckpt.track(3 + 2 * MAX_PENDING_RANGES, future)
             future.set_result(None)  # the callback fails; the error waits for the block to end
+
+    with pytest.raises(CheckpointError, match="separate runs"):
+        run()
 
 
 @pytest.mark.parametrize("bad", ["3", 2.0, True, None])

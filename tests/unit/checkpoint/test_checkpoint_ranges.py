@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,9 +16,12 @@ def test_adjacent_positions_merge_into_one_run() -> None:
     for position in [5, 7, 6, 10, 9, 20]:
         assert ranges.add(position)
     assert ranges.to_json() == [[5, 7], [9, 10], [20, 20]]
-    assert len(ranges) == 3 and ranges.count() == 6
+    assert len(ranges) == 3
+    assert ranges.count() == 6
     assert not ranges.add(6)
-    assert 9 in ranges and 8 not in ranges and 21 not in ranges
+    assert 9 in ranges
+    assert 8 not in ranges
+    assert 21 not in ranges
 
 
 def test_pop_contiguous_moves_the_watermark_through_the_lowest_run_only() -> None:
@@ -40,10 +45,13 @@ def test_copy_is_independent() -> None:
     ranges = Ranges.from_json([[1, 2]])
     snapshot = ranges.copy()
     ranges.add(3)
-    assert snapshot.to_json() == [[1, 2]] and ranges.to_json() == [[1, 3]]
+    assert snapshot.to_json() == [[1, 2]]
+    assert ranges.to_json() == [[1, 3]]
 
 
-@pytest.mark.parametrize("bad", [[[1]], [[3, 1]], [[1, 2], [3, 4]], [[5, 6], [1, 2]], [["a", "b"]], [[True, 2]]])
+@pytest.mark.parametrize(
+    "bad", [[[1]], [[3, 1]], [[1, 2], [3, 4]], [[5, 6], [1, 2]], [["a", "b"]], [[True, 2]]]
+)
 def test_from_json_refuses_damaged_runs(bad: object) -> None:
     with pytest.raises(ValueError):
         Ranges.from_json(bad)
@@ -69,5 +77,5 @@ def test_behaves_like_a_set_of_integers(operations: list[tuple[str, int]]) -> No
                     watermark += 1
         assert {p for first, last in ranges.to_json() for p in range(first, last + 1)} == model
         pairs = ranges.to_json()
-        assert all(a[1] + 1 < b[0] for a, b in zip(pairs, pairs[1:]))  # disjoint and never adjacent
+        assert all(a[1] + 1 < b[0] for a, b in itertools.pairwise(pairs))  # disjoint and never adjacent
         assert Ranges.from_json(pairs).to_json() == pairs

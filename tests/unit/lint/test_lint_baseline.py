@@ -32,8 +32,8 @@ def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def test_the_corpus_marks_two_renames() -> None:
-    assert RENAMED_AT == [(9, "ARS010"), (39, "ARS010")]
+def test_the_corpus_marks_three_renames() -> None:
+    assert RENAMED_AT == [(11, "ARS010"), (41, "ARS010"), (51, "ARS010")]
 
 
 def test_write_baseline_records_every_class(package: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -43,8 +43,9 @@ def test_write_baseline_records_every_class(package: Path, capsys: pytest.Captur
         "plugins.operators.ExportOperator": "export_job_id",
         "plugins.operators.ImportOperator": "import_job_id",
         "plugins.operators.KeptOperator": "kept_job_id",
+        "plugins.operators.LegacyImportOperator": "legacy_job_id",
     }
-    assert "wrote 4 external_id_key entries to baseline.json" in capsys.readouterr().err
+    assert "wrote 5 external_id_key entries to baseline.json" in capsys.readouterr().err
 
 
 def test_renames_are_reported_against_the_baseline(package: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -56,6 +57,7 @@ def test_renames_are_reported_against_the_baseline(package: Path, capsys: pytest
     assert [(item["line"], item["code"]) for item in data] == RENAMED_AT
     assert "changed from 'export_job_id' to 'export_run_id'" in data[0]["message"]
     assert "no longer sets external_id_key ('dropped_job_id' before" in data[1]["message"]
+    assert "ResumableJobMixin never reads that attribute" in data[2]["message"]
     assert main(["--baseline", "baseline.json", "--ignore", "ARS010", "plugins"]) == 0
 
 

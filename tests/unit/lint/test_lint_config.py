@@ -56,15 +56,15 @@ def test_command_line_select_replaces_the_configured_one(
     project(tmp_path, '[tool.airflow-resumable.lint]\nselect = "ARS002"\nexclude = ["legacy"]\n')
     monkeypatch.chdir(tmp_path)
     assert main(["--format", "json", "dags"]) == 1
-    assert codes(capsys) == [("dags", "ARS002")]
+    assert codes(capsys) == [("dags/dag.py", "ARS002")]
     assert main(["--format", "json", "--select", "ARS011", "dags"]) == 1
-    assert codes(capsys) == [("dags", "ARS011")]
+    assert codes(capsys) == [("dags/dag.py", "ARS011")]
     assert main(["--format", "json", "--no-config", "dags"]) == 1
     assert codes(capsys) == [
-        ("dags", "ARS002"),
-        ("dags", "ARS011"),
-        ("legacy", "ARS002"),
-        ("legacy", "ARS011"),
+        ("dags/dag.py", "ARS002"),
+        ("dags/dag.py", "ARS011"),
+        ("dags/legacy/dag.py", "ARS002"),
+        ("dags/legacy/dag.py", "ARS011"),
     ]
 
 

@@ -93,3 +93,20 @@ def test_subscript_chain_too_deep_for_the_checks_is_reported() -> None:
     assert [(finding.code, finding.message) for finding in findings] == [
         ("ARS000", "cannot parse: code nested too deeply to check")
     ]
+
+
+def test_cyclic_local_bases_do_not_loop() -> None:
+    source = textwrap.dedent(
+        """
+        from airflow.sdk import ResumableJobMixin
+
+        class A(B, ResumableJobMixin):
+            pass
+
+        class B(A):
+            def submit_job(self, context):
+                return None
+        """
+    )
+    findings = lint_source(source)
+    assert [(finding.line, finding.code) for finding in findings] == [(9, "ARS007")]

@@ -385,3 +385,26 @@ def test_noqa_in_lint_source() -> None:
         "    ti.xcom_pull()  # NOQA: ARS001\n"
     )
     assert [(f.line, f.code) for f in lint_source(source)] == [(5, "ARS002"), (6, "ARS002")]
+
+
+def test_nan_inside_a_list_is_reported_as_silently_nulled() -> None:
+    source = "import math\n\ndef run(task_state_store):\n    task_state_store.set('k', [1.5, math.nan])\n"
+    findings = lint_source(source)
+    assert [(f.line, f.code) for f in findings] == [(4, "ARS011")]
+    assert "NaN or infinity inside a list" in findings[0].message
+    assert "stores it as null, silently" in findings[0].message
+    top = lint_source("def run(task_state_store):\n    task_state_store.set('k', float('nan'))\n")
+    assert "rejects it at run time" in top[0].message
+
+
+def test_an_f_string_without_holes_is_a_fixed_key() -> None:
+    source = """
+    from airflow.sdk import task
+
+    @task
+    def load(part, asset_state_store=None):
+        asset_state_store.set(f"watermark", part)
+
+    load.expand(part=[1, 2])
+    """
+    assert found(source) == [(6, "ARS008")]

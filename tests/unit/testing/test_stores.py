@@ -21,22 +21,29 @@ class Clock:
         return self.now
 
 
-def test_default_retention_expires_after_30_days() -> None:
+def test_default_retention_expires_after_30_days_at_cleanup() -> None:
     clock = Clock()
-    store = InMemoryTaskStateStore(clock=clock)
+    backend = InMemoryStateBackend(clock=clock)
+    store = backend.task_store()
     store.set("k", 1)
+    assert store.expires_at("k") == clock.now + timedelta(days=30)
     clock.now += timedelta(days=29, hours=23)
-    assert store.get("k") == 1
+    assert backend.cleanup() == 0 and store.get("k") == 1
     clock.now += timedelta(hours=2)
+    assert store.get("k") == 1  # as in Airflow 3.3: expiry is not checked on read
+    assert backend.cleanup() == 1
     assert store.get("k", "expired") == "expired"
 
 
 def test_explicit_retention_and_never_expire() -> None:
     clock = Clock()
-    store = InMemoryTaskStateStore(clock=clock)
+    backend = InMemoryStateBackend(clock=clock)
+    store = backend.task_store()
     store.set("short", 1, retention=timedelta(hours=1))
     store.set("forever", 2, retention=NEVER_EXPIRE)
+    assert store.expires_at("forever") is None
     clock.now += timedelta(days=10_000)
+    backend.cleanup()
     assert store.get("short") is None
     assert store.get("forever") == 2
 
@@ -46,6 +53,7 @@ def test_zero_retention_days_means_never_and_negative_is_rejected() -> None:
     backend = InMemoryStateBackend(clock=clock, default_retention_days=0)
     backend.task_store().set("k", 1)
     clock.now += timedelta(days=365)
+    backend.cleanup()
     assert backend.task_store().get("k") == 1
     backend.default_retention_days = -1
     with pytest.raises(ValueError, match="default_retention_days must be >= 0"):

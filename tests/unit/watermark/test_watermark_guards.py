@@ -1,4 +1,4 @@
-"""Guards: monotonic moves, recorded rewinds, concurrent writers, failed writes, foreign data, the default store."""
+"""Guards: monotonic moves, recorded rewinds, concurrent writers, failed writes, foreign data, the store."""
 
 from __future__ import annotations
 
@@ -38,13 +38,16 @@ def store() -> InMemoryAssetStateStore:
 def test_advance_is_monotonic_and_equal_is_a_no_op(store: InMemoryAssetStateStore) -> None:
     wm = Watermark("orders", initial=0, store=store)
     commit = wm.advance(10, summary={"batch": 1})
-    assert commit is not None and (commit.value, commit.previous, commit.operation) == (10, 0, "advance")
+    assert commit is not None
+    assert (commit.value, commit.previous, commit.operation) == (10, 0, "advance")
     before, writes = store.get("watermark"), store.backend.writes
     with pytest.raises(WatermarkRegressionError, match=r"rewind\(value, reason=\.\.\.\)"):
         wm.advance(9)
     assert wm.advance(10) is None
-    assert store.get("watermark") == before and store.backend.writes == writes
-    assert wm.last_commit is not None and wm.last_commit.summary == {"batch": 1}
+    assert store.get("watermark") == before
+    assert store.backend.writes == writes
+    assert wm.last_commit is not None
+    assert wm.last_commit.summary == {"batch": 1}
 
 
 def test_rewind_is_the_only_way_back_and_is_recorded(store: InMemoryAssetStateStore) -> None:
@@ -156,7 +159,8 @@ def test_a_failed_write_is_retried() -> None:
     wm = Watermark("orders", initial=0, store=store)
     with wm.window(until=10):
         pass
-    assert wm.value == 10 and store.attempts == 3
+    assert wm.value == 10
+    assert store.attempts == 3
 
 
 def test_a_write_that_keeps_failing_raises_commit_error_and_moves_nothing() -> None:
@@ -165,7 +169,8 @@ def test_a_write_that_keeps_failing_raises_commit_error_and_moves_nothing() -> N
     with pytest.raises(CommitError, match="did not move") as info, wm.window(until=10):
         pass
     assert isinstance(info.value.__cause__, ConnectionError)
-    assert store.attempts == 4 and wm.value == 0
+    assert store.attempts == 4
+    assert wm.value == 0
 
 
 def test_a_key_holding_foreign_data_is_not_overwritten(store: InMemoryAssetStateStore) -> None:
@@ -197,10 +202,11 @@ def test_a_damaged_record_says_so(store: InMemoryAssetStateStore) -> None:
 def test_inside_a_task_the_assets_store_is_used_and_the_writer_recorded() -> None:
     backend = InMemoryStateBackend()
     wm = Watermark(ORDERS, initial=0)  # may be defined once, at module level: the store is looked up per use
-    ctx = make_context(backend=backend, dag_id="orders", run_id="r7", task_id="load", map_index=3, outlets=[ORDERS])
-    with task_context(ctx):
-        with wm.window(until=10) as w:
-            w.record(rows=10)
+    ctx = make_context(
+        backend=backend, dag_id="orders", run_id="r7", task_id="load", map_index=3, outlets=[ORDERS]
+    )
+    with task_context(ctx), wm.window(until=10) as w:
+        w.record(rows=10)
     consumer = make_context(backend=backend, dag_id="report", task_id="read", inlets=[ORDERS])
     with task_context(consumer):
         commit = wm.last_commit

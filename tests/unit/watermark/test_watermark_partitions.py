@@ -24,7 +24,11 @@ def test_each_partition_has_its_own_key(store: InMemoryAssetStateStore) -> None:
         assert wm.key == f"watermark/{region}"
         with wm.window(until=T0 + timedelta(hours=hours)):
             pass
-    assert sorted(k for (_, k) in store.backend.asset_rows) == ["watermark/apac", "watermark/eu", "watermark/us"]
+    assert sorted(k for (_, k) in store.backend.asset_rows) == [
+        "watermark/apac",
+        "watermark/eu",
+        "watermark/us",
+    ]
     assert Watermark("orders", initial=0, partition=3, key="offsets", store=store).key == "offsets/3"
 
 
@@ -32,26 +36,31 @@ def test_merged_is_the_minimum_and_an_unwritten_partition_counts_as_initial(
     store: InMemoryAssetStateStore,
 ) -> None:
     merged = Watermark.merged("orders", partitions=REGIONS, initial=T0, store=store)
-    assert merged.value == T0 and merged.last_commits == {"eu": None, "us": None, "apac": None}
+    assert merged.value == T0
+    assert merged.last_commits == {"eu": None, "us": None, "apac": None}
     Watermark("orders", initial=T0, partition="eu", store=store).advance(T0 + timedelta(hours=6))
     Watermark("orders", initial=T0, partition="apac", store=store).advance(T0 + timedelta(hours=8))
-    assert merged.value == T0 and merged.slowest == "us"  # "us" has not committed yet
+    assert merged.value == T0
+    assert merged.slowest == "us"
     Watermark("orders", initial=T0, partition="us", store=store).advance(T0 + timedelta(hours=4))
-    assert merged.value == T0 + timedelta(hours=4) and merged.slowest == "us"
+    assert merged.value == T0 + timedelta(hours=4)
+    assert merged.slowest == "us"
     assert merged.values == {
         "eu": T0 + timedelta(hours=6),
         "us": T0 + timedelta(hours=4),
         "apac": T0 + timedelta(hours=8),
     }
     commit = merged.last_commits["apac"]
-    assert commit is not None and commit.value == T0 + timedelta(hours=8)
+    assert commit is not None
+    assert commit.value == T0 + timedelta(hours=8)
     assert merged.partition("eu").value == T0 + timedelta(hours=6)
     assert merged.partitions == REGIONS
 
 
 def test_merged_is_read_only(store: InMemoryAssetStateStore) -> None:
     merged = Watermark.merged("orders", partitions=REGIONS, initial=0, store=store)
-    assert not hasattr(merged, "advance") and not hasattr(merged, "window")
+    assert not hasattr(merged, "advance")
+    assert not hasattr(merged, "window")
     merged.value  # noqa: B018
     assert store.backend.writes == 0
 

@@ -9,9 +9,8 @@ must never decrease, whatever the order of runs and failures.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import given, settings
@@ -19,6 +18,9 @@ from hypothesis import strategies as st
 
 from airflow_resumable import Watermark, WatermarkRegressionError
 from airflow_resumable.testing import InMemoryAssetStateStore, InMemoryStateBackend
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -62,7 +64,9 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
 
 @settings(max_examples=75, deadline=None)
 @given(scenario=scenarios())
-def test_every_record_is_seen_at_least_once_and_the_watermark_never_decreases(scenario: dict[str, Any]) -> None:
+def test_every_record_is_seen_at_least_once_and_the_watermark_never_decreases(
+    scenario: dict[str, Any],
+) -> None:
     val, step = _as(scenario["kind"])
     store = InMemoryAssetStateStore("orders", InMemoryStateBackend())
     wm = Watermark(

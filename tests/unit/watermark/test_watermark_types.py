@@ -23,7 +23,8 @@ def store() -> InMemoryAssetStateStore:
 def test_datetime_watermark_is_stored_in_utc_and_read_back_typed(store: InMemoryAssetStateStore) -> None:
     paris = timezone(timedelta(hours=1))
     wm = Watermark("orders", initial=datetime(2026, 1, 1, 1, tzinfo=paris), store=store)
-    assert wm.initial == T0 and wm.initial.tzinfo == UTC
+    assert wm.initial == T0
+    assert wm.initial.tzinfo == UTC
     wm.advance(datetime(2026, 1, 2, 1, tzinfo=paris))
     assert wm.value == datetime(2026, 1, 2, tzinfo=UTC)
     assert store.get("watermark")["value"] == {"$type": "datetime", "value": "2026-01-02T00:00:00+00:00"}
@@ -55,7 +56,9 @@ def test_str_watermark_needs_explicit_lexicographic_ordering(store: InMemoryAsse
     wm = Watermark("orders", initial="0001", ordering="lexicographic", store=store)
     wm.advance("0010")
     with wm.window(until="0042") as w:
-        assert "0010" in w and "0042" not in w and "0009" not in w
+        assert "0010" in w
+        assert "0042" not in w
+        assert "0009" not in w
     assert wm.value == "0042"
     with pytest.raises(InvalidValueError, match="no distance"):
         Watermark("orders", initial="a", ordering="lexicographic", lag=1, store=store)
@@ -184,7 +187,8 @@ def test_summary_must_be_storable(store: InMemoryAssetStateStore) -> None:
     with wm.window(until=10) as w, pytest.raises(InvalidValueError, match="naive"):
         w.record(loaded_at=datetime(2026, 1, 1))
     assert wm.value == 10  # the bad record() call raised inside the block, but was caught there
-    assert wm.last_commit is not None and wm.last_commit.summary == {}
+    assert wm.last_commit is not None
+    assert wm.last_commit.summary == {}
     w2 = wm.window(until=20)
     w2.summary["oops"] = object()  # set directly, bypassing record(): caught before the write
     with pytest.raises(InvalidValueError, match="object"), w2:
@@ -196,3 +200,14 @@ def test_typed_codec_is_the_default_and_can_be_passed_explicitly(store: InMemory
     wm = Watermark("orders", initial=T0, codec=TypedCodec(), store=store)
     wm.advance(T0 + timedelta(hours=1))
     assert Watermark("orders", initial=T0, store=store).value == T0 + timedelta(hours=1)
+
+
+def test_pendulum_input_becomes_a_plain_utc_datetime(store: InMemoryAssetStateStore) -> None:
+    import pendulum
+
+    wm = Watermark("orders", initial=T0, lag=timedelta(minutes=10), store=store)
+    with wm.window(until=pendulum.datetime(2026, 1, 1, 7, tz="Europe/Paris")) as w:  # e.g. data_interval_end
+        assert type(w.end) is datetime
+        assert w.end == datetime(2026, 1, 1, 6, tzinfo=UTC)
+        assert (w.end - w.start) / timedelta(minutes=1) == 360  # plain timedelta arithmetic works
+    assert type(wm.value) is datetime

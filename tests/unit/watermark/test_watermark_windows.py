@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 import pytest
-from pytest_mock import MockerFixture
 
 from airflow_resumable import InvalidValueError, Watermark
 from airflow_resumable.testing import InMemoryAssetStateStore, InMemoryStateBackend
+
+if TYPE_CHECKING:
+    from pytest_mock import MockerFixture
 
 UTC = timezone.utc
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -25,7 +28,8 @@ def store() -> InMemoryAssetStateStore:
 
 def test_windows_chain_without_gaps_or_overlap(store: InMemoryAssetStateStore) -> None:
     wm = Watermark("orders", initial=T0, store=store)
-    assert wm.value == T0 and wm.last_commit is None
+    assert wm.value == T0
+    assert wm.last_commit is None
     ranges = []
     for until in (hours(6), hours(12), hours(13)):
         with wm.window(until=until) as w:
@@ -37,8 +41,10 @@ def test_windows_chain_without_gaps_or_overlap(store: InMemoryAssetStateStore) -
 def test_half_open_membership(store: InMemoryAssetStateStore) -> None:
     wm = Watermark("orders", initial=T0, store=store)
     w = wm.window(until=hours(1))
-    assert T0 in w and hours(0.99) in w
-    assert hours(1) not in w and hours(-1) not in w
+    assert T0 in w
+    assert hours(0.99) in w
+    assert hours(1) not in w
+    assert hours(-1) not in w
 
 
 def test_lag_re_reads_a_margin_but_never_before_initial(store: InMemoryAssetStateStore) -> None:
@@ -68,7 +74,8 @@ def test_an_empty_window_commits_nothing(store: InMemoryAssetStateStore) -> None
     writes = store.backend.writes
     for until, now in [(hours(6), hours(7)), (hours(5), hours(7)), (hours(9), hours(6.25))]:
         with wm.window(until=until, now=now) as w:
-            assert w.empty and not w.commits
+            assert w.empty
+            assert not w.commits
             assert w.start == w.end == hours(6) - timedelta(minutes=10)  # [start, start): load nothing
             w.record(rows=0)
         assert w.committed is None
@@ -81,9 +88,15 @@ def test_an_exception_in_the_block_leaves_the_watermark_untouched(store: InMemor
     with wm.window(until=hours(1)):
         pass
     before = store.get("watermark")
-    with pytest.raises(RuntimeError, match="warehouse"), wm.window(until=hours(2)) as w:
-        w.record(rows=10)
-        raise RuntimeError("warehouse unavailable")
+    w = wm.window(until=hours(2))
+
+    def load() -> None:
+        with w:
+            w.record(rows=10)
+            raise RuntimeError("warehouse unavailable")
+
+    with pytest.raises(RuntimeError, match="warehouse"):
+        load()
     assert store.get("watermark") == before
     assert w.committed is None
     with wm.window(until=hours(3)) as w:
@@ -94,7 +107,8 @@ def test_a_base_exception_commits_nothing_either(store: InMemoryAssetStateStore)
     wm = Watermark("orders", initial=0, store=store)
     with pytest.raises(KeyboardInterrupt), wm.window(until=10):
         raise KeyboardInterrupt
-    assert wm.value == 0 and store.backend.writes == 0
+    assert wm.value == 0
+    assert store.backend.writes == 0
 
 
 def test_summary_and_commit_record(store: InMemoryAssetStateStore, mocker: MockerFixture) -> None:
@@ -104,7 +118,8 @@ def test_summary_and_commit_record(store: InMemoryAssetStateStore, mocker: Mocke
         w.record(rows=100)
         w.record(files=2, max_ts=hours(5.9))
     commit = wm.last_commit
-    assert commit is not None and commit == w.committed
+    assert commit is not None
+    assert commit == w.committed
     assert (commit.value, commit.previous, commit.operation) == (hours(6), T0, "window")
     assert commit.summary == {"rows": 100, "files": 2, "max_ts": hours(5.9)}
     assert commit.committed_at == hours(30)
@@ -125,7 +140,8 @@ def test_commit_up_to_a_smaller_end(store: InMemoryAssetStateStore) -> None:
         with pytest.raises(InvalidValueError, match="outside the window"):
             w.commit_up_to(57)
         w.commit_up_to(59)  # inside the lag margin: not past the committed value, so nothing moves
-    assert w.committed is None and wm.value == 60
+    assert w.committed is None
+    assert wm.value == 60
     with wm.window(until=100) as w:
         w.commit_up_to(100)
     assert wm.value == 100
@@ -145,7 +161,8 @@ def test_a_window_not_used_with_with_commits_nothing(store: InMemoryAssetStateSt
     wm = Watermark("orders", initial=0, store=store)
     w = wm.window(until=5)
     assert (w.start, w.end, w.commits) == (0, 5, True)
-    assert wm.value == 0 and store.backend.writes == 0
+    assert wm.value == 0
+    assert store.backend.writes == 0
 
 
 def test_backfill_processes_a_range_and_leaves_the_watermark(store: InMemoryAssetStateStore) -> None:
@@ -157,7 +174,8 @@ def test_backfill_processes_a_range_and_leaves_the_watermark(store: InMemoryAsse
         w.record(rows=5)
     with wm.window(start=hours(50), end=hours(60), commit=False) as w:  # ahead of the watermark: fine too
         pass
-    assert store.backend.writes == writes and wm.value == hours(48)
+    assert store.backend.writes == writes
+    assert wm.value == hours(48)
     with pytest.raises(InvalidValueError, match="before start"):
         wm.backfill(hours(9), hours(3))
     with pytest.raises(InvalidValueError, match="both start= and end="):

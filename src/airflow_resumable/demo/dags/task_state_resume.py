@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import NEVER_EXPIRE, dag, task
+from airflow.sdk import NEVER_EXPIRE, dag, task  # type: ignore[attr-defined]
 
 ITEMS = list(range(10))
 

@@ -41,7 +41,7 @@ CHECKS: tuple[Check, ...] = (
     Check(
         frozenset({"ARS005", "ARS006", "ARS007", "ARS010"}),
         mixin.check,
-        (("ResumableJobMixin", "external_id_key"),),
+        (("JobMixin", "external_id_key"),),
     ),
     Check(frozenset({"ARS008", "ARS011"}), stores.check, (("state_store",),)),
     Check(frozenset({"ARS009"}), retries.check, (("retries",),)),

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from airflow_resumable.lint.astutil import const_str, dotted, own_nodes
 from airflow_resumable.lint.baseline import external_id_keys, previous_keys
 from airflow_resumable.lint.checks.base import Hit, Module, hit
+from airflow_resumable.lint.classes import ClassGraph
 from airflow_resumable.lint.flow import is_generator, terminates
 
 if TYPE_CHECKING:
@@ -21,80 +22,9 @@ if TYPE_CHECKING:
 
     from airflow_resumable.lint.index import ClassInfo
 
-__all__ = ["ClassGraph", "check"]
+__all__ = ["check"]
 
-MIXIN = "ResumableJobMixin"
 DEFAULT_KEY = "remote_job_id"
-
-
-class ClassGraph:
-    """Answers "is this class resumable / an operator?" for one module's classes, following local bases."""
-
-    def __init__(self, module: Module) -> None:
-        self.module = module
-        self.local = {cls.node.name: cls for cls in module.index.classes}
-        self._memo: dict[tuple[str, str], bool] = {}
-
-    def base_name(self, base: ast.expr) -> str:
-        if isinstance(base, ast.Subscript):  # AwsBaseOperator[EmrHook]
-            base = base.value
-        name = self.module.index.resolve(base)
-        return "" if name is None else name
-
-    def local_base(self, base: ast.expr) -> ClassInfo | None:
-        name = self.base_name(base)
-        return self.local.get(name) if "." not in name else None
-
-    def is_mixin_base(self, base: ast.expr) -> bool:
-        if self.base_name(base).rpartition(".")[2] == MIXIN:
-            return True
-        cls = self.local_base(base)
-        return cls is not None and self.resumable(cls) and not self.operator(cls)
-
-    def is_operator_base(self, base: ast.expr) -> bool:
-        cls = self.local_base(base)
-        if cls is not None:
-            return self.operator(cls)
-        last = self.base_name(base).rpartition(".")[2]
-        return last.endswith(("Operator", "Sensor")) and last != MIXIN
-
-    def direct(self, cls: ClassInfo) -> bool:
-        return any(self.base_name(base).rpartition(".")[2] == MIXIN for base in cls.node.bases)
-
-    def resumable(self, cls: ClassInfo) -> bool:
-        return self._walk(cls, "resumable")
-
-    def operator(self, cls: ClassInfo) -> bool:
-        return self._walk(cls, "operator")
-
-    def _walk(self, cls: ClassInfo, what: str) -> bool:
-        key = (cls.qualname, what)
-        if key not in self._memo:
-            self._memo[key] = False  # breaks cycles in odd code
-            result = False
-            for base in cls.node.bases:
-                local = self.local_base(base)
-                if local is not None and local is not cls:
-                    result = self._walk(local, what)
-                elif what == "resumable":
-                    result = self.base_name(base).rpartition(".")[2] == MIXIN
-                else:
-                    result = self.is_operator_base(base)
-                if result:
-                    break
-            self._memo[key] = result
-        return self._memo[key]
-
-    def local_ancestor_defines(self, cls: ClassInfo, method: str) -> bool:
-        for base in cls.node.bases:
-            local = self.local_base(base)
-            if (
-                local is not None
-                and local is not cls
-                and (method in local.methods or self.local_ancestor_defines(local, method))
-            ):
-                return True
-        return False
 
 
 def _is_abstract(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
@@ -221,7 +151,14 @@ def _check_renames(module: Module, classes: ClassGraph) -> Iterator[Hit]:
     for full, key, cls in external_id_keys(module.index, module.name):
         seen.add(full)
         old = baseline.get(full)
-        if old is not None and old != key and old not in previous_keys(cls):
+        if old is not None and old != key and old in previous_keys(cls) and classes.upstream_only(cls):
+            yield hit(
+                cls.attr_nodes["previous_external_id_keys"],
+                "ARS010",
+                f"{cls.node.name} lists its old key {old!r} in previous_external_id_keys, but Airflow's "
+                "ResumableJobMixin never reads that attribute: retries in flight still miss the stored id",
+            )
+        elif old is not None and old != key and old not in previous_keys(cls):
             yield hit(
                 cls.attr_nodes["external_id_key"],
                 "ARS010",
@@ -246,7 +183,7 @@ def check(module: Module) -> Iterator[Hit]:
     """Check every class that derives from ResumableJobMixin (directly or through a class in this file)."""
     if not module.index.classes:
         return
-    classes = ClassGraph(module)
+    classes = ClassGraph(module.index)
     yield from _check_renames(module, classes)
     for cls in module.index.classes:
         yield from _check_bases(classes, cls)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from airflow_resumable.lint.astutil import const_str, get_arg, is_false, is_zero, own_nodes
 from airflow_resumable.lint.checks.base import Hit, Module, hit
-from airflow_resumable.lint.checks.mixin import ClassGraph
+from airflow_resumable.lint.classes import ClassGraph
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -135,7 +135,7 @@ def check(module: Module) -> Iterator[Hit]:
             yield from _report(
                 module, func.task_call, func.node, func.dag, f"task {given or func.name}", reason
             )
-    classes = ClassGraph(module)
+    classes = ClassGraph(module.index)
     for site in module.index.calls:
         yield from _check_call(module, classes, reasons, site)
 

@@ -87,14 +87,14 @@ def check(module: Module) -> Iterator[Hit]:
             continue
         store = _STORE_NAMES[kind]
         value = get_arg(call, 1, "value")
-        reason = non_json_reason(module.index, value) if value is not None else None
-        if reason is not None:
-            yield hit(
-                call,
-                "ARS011",
-                f"{store}.{call.func.attr}() is given {reason}, which is not JSON: the "
-                "store rejects it at run time",
+        problem = non_json_reason(module.index, value) if value is not None else None
+        if problem is not None:
+            outcome = (
+                "which is not JSON: the store rejects it at run time"
+                if problem.refused
+                else "which is not JSON: Airflow stores it as null, silently"
             )
+            yield hit(call, "ARS011", f"{store}.{call.func.attr}() is given {problem.reason}, {outcome}")
         if kind == TASK:
             continue
         key = _fixed_key(module, get_arg(call, 0, "key"))

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import ast
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from airflow_resumable.lint.astutil import const_str, get_arg
 
 if TYPE_CHECKING:
     from airflow_resumable.lint.index import ModuleIndex
 
-__all__ = ["non_json_reason"]
+__all__ = ["Problem", "non_json_reason"]
 
 _DT_CLASSES = {"datetime", "date", "time", "timedelta"}
 _NAIVE_ALWAYS = {"utcnow", "today", "utcfromtimestamp", "fromordinal"}
@@ -99,40 +99,57 @@ def _call_reason(index: ModuleIndex, call: ast.Call) -> str | None:
     return _datetime_reason(name, call)
 
 
-def non_json_reason(index: ModuleIndex, node: ast.expr, depth: int = 0) -> str | None:
-    """Return why ``node`` is not a JSON value (``"a tuple"``...), or None when it is or cannot be told."""
+class Problem(NamedTuple):
+    """Why a value is not JSON, and whether the store refuses it (True) or silently stores null (False)."""
+
+    reason: str
+    refused: bool = True
+
+
+def non_json_reason(index: ModuleIndex, node: ast.expr, depth: int = 0) -> Problem | None:
+    """Return why ``node`` is not a JSON value, or None when it is JSON or its type cannot be told.
+
+    At the top level NaN and infinity are refused by the API server; inside a list or dict Airflow 3.3.2
+    stores them as null without a word, which :attr:`Problem.refused` tells apart.
+    """
     if isinstance(node, ast.Constant):
         value = node.value
         if value is None and depth == 0:  # null inside a list or dict is valid JSON
-            return "None (the store rejects it; use delete() to remove a key)"
+            return Problem("None (the store rejects it; use delete() to remove a key)")
         if isinstance(value, bytes):
-            return "bytes"
+            return Problem("bytes")
         if isinstance(value, float) and not math.isfinite(value):
-            return "NaN or infinity"
+            return Problem("NaN or infinity", refused=depth == 0)
         return None
     if isinstance(node, ast.Tuple):
-        return "a tuple (rejected, not converted to a list)"
+        return Problem("a tuple (rejected, not converted to a list)")
     if isinstance(node, ast.Set | ast.SetComp):
-        return "a set"
-    if isinstance(node, ast.Call):
-        return _call_reason(index, node)
-    if isinstance(node, ast.Attribute):
-        name = index.resolve(node)
-        return "NaN or infinity" if name in ("math.nan", "math.inf") else None
-    if isinstance(node, ast.Subscript) and const_str(node.slice) in _CONTEXT_DATETIMES:
-        return f"a datetime object (context[{const_str(node.slice)!r}])"
+        return Problem("a set")
+    if isinstance(node, ast.Call | ast.Attribute | ast.Subscript):
+        reason = _call_reason(index, node) if isinstance(node, ast.Call) else _name_reason(index, node)
+        if reason is None:
+            return None
+        return Problem(reason, refused=depth == 0 or not reason.startswith("NaN"))
     if depth > 8:
         return None
     if isinstance(node, ast.Dict):
         if any(isinstance(key, ast.Constant) and not isinstance(key.value, str) for key in node.keys):
-            return "a dict with non-str keys"
+            return Problem("a dict with non-str keys")
         children: list[ast.expr] = node.values
     elif isinstance(node, ast.List):
         children = node.elts
     else:
         return None
     for child in children:
-        reason = non_json_reason(index, child, depth + 1)
-        if reason is not None:
-            return f"{reason} inside a {'dict' if isinstance(node, ast.Dict) else 'list'}"
+        found = non_json_reason(index, child, depth + 1)
+        if found is not None:
+            where = "dict" if isinstance(node, ast.Dict) else "list"
+            return Problem(f"{found.reason} inside a {where}", found.refused)
     return None
+
+
+def _name_reason(index: ModuleIndex, node: ast.Attribute | ast.Subscript) -> str | None:
+    if isinstance(node, ast.Attribute):
+        return "NaN or infinity" if index.resolve(node) in ("math.nan", "math.inf") else None
+    key = const_str(node.slice)
+    return f"a datetime object (context[{key!r}])" if key in _CONTEXT_DATETIMES else None

@@ -26,7 +26,7 @@ with DAG(dag_id="ars001_bad", schedule=None):
 
     def read_shared_flag():
         ctx = get_current_context()
-        return Variable.get("nightly_flag_" + ctx["run_id"]), Variable.get("nightly_marker")  # expect: ARS001, ARS001
+        return Variable.get("flag_" + ctx["run_id"]), Variable.get("nightly_marker")  # expect: ARS001, ARS001
 
     @task
     def mark():

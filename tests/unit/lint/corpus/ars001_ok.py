@@ -10,11 +10,11 @@ BUCKET = Variable.get("landing_bucket", default_var="s3://landing")
 class Settings:
     """A project class that happens to have get/set methods."""
 
-    values: dict[str, str] = {}
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
 
-    @classmethod
-    def set(cls, key: str, value: str) -> None:
-        cls.values[key] = value
+    def set(self, key: str, value: str) -> None:
+        self.values[key] = value
 
 
 with DAG(dag_id="ars001_ok", schedule=None):
@@ -23,7 +23,7 @@ with DAG(dag_id="ars001_ok", schedule=None):
     def configure():
         api = Variable.get("partner_api_url")
         limits = Variable.get("partner_limits", deserialize_json=True)
-        Settings.set("job_id", "local only")
+        Settings().set("job_id", "local only")
         return api, limits, BUCKET
 
     configure()

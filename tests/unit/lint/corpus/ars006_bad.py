@@ -7,6 +7,8 @@ from airflow.sdk import BaseOperator, ResumableJobMixin
 from airflow.sdk import ResumableJobMixin as RJM
 from airflow.sdk.bases import resumablejobmixin
 
+from airflow_resumable import DurableJobMixin
+
 
 class WrongOrder(BaseOperator, ResumableJobMixin):  # expect: ARS006
     def execute(self, context):
@@ -28,5 +30,10 @@ class WrongOrderLocal(BaseOperator, LocalMixin):  # expect: ARS006
 
 
 class WrongOrderDotted(BaseOperator, resumablejobmixin.ResumableJobMixin):  # expect: ARS006
+    def execute(self, context):
+        return self.execute_resumable(context)
+
+
+class WrongOrderDurable(BaseOperator, DurableJobMixin):  # expect: ARS006
     def execute(self, context):
         return self.execute_resumable(context)

@@ -31,7 +31,7 @@ with DAG(dag_id="ars008_bad", schedule=None):
     @task(outlets=[ORDERS])
     async def load_async(part: str):
         ctx = get_current_context()
-        await ctx["asset_state_store"][ORDERS].aset(key=f"last_part", value=part)  # expect: ARS008
+        await ctx["asset_state_store"][ORDERS].aset(key="last_part", value=part)  # expect: ARS008
 
     load_partition.expand(part=["a", "b"])
     renamed = load_async.override(task_id="load_async_parts")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from airflow.sdk import BaseOperator, ResumableJobMixin
 
+from airflow_resumable import DurableJobMixin
+
 
 class ExportOperator(ResumableJobMixin, BaseOperator):
     external_id_key = "export_run_id"  # expect: ARS010
@@ -15,7 +17,7 @@ class ExportOperator(ResumableJobMixin, BaseOperator):
         return "export-1"
 
 
-class ImportOperator(ResumableJobMixin, BaseOperator):
+class ImportOperator(DurableJobMixin, BaseOperator):
     external_id_key = "import_run_id"
     previous_external_id_keys = ("import_job_id",)
 
@@ -42,3 +44,14 @@ class DroppedKeyOperator(ResumableJobMixin, BaseOperator):  # expect: ARS010
 
     def submit_job(self, context):
         return "dropped-1"
+
+
+class LegacyImportOperator(ResumableJobMixin, BaseOperator):
+    external_id_key = "legacy_run_id"
+    previous_external_id_keys = ("legacy_job_id",)  # expect: ARS010
+
+    def execute(self, context):
+        return self.execute_resumable(context)
+
+    def submit_job(self, context):
+        return "legacy-1"

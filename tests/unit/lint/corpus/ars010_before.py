@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from airflow.sdk import BaseOperator, ResumableJobMixin
 
+from airflow_resumable import DurableJobMixin
+
 
 class ExportOperator(ResumableJobMixin, BaseOperator):
     external_id_key = "export_job_id"
@@ -15,7 +17,7 @@ class ExportOperator(ResumableJobMixin, BaseOperator):
         return "export-1"
 
 
-class ImportOperator(ResumableJobMixin, BaseOperator):
+class ImportOperator(DurableJobMixin, BaseOperator):
     external_id_key = "import_job_id"
 
     def execute(self, context):
@@ -43,3 +45,13 @@ class DroppedKeyOperator(ResumableJobMixin, BaseOperator):
 
     def submit_job(self, context):
         return "dropped-1"
+
+
+class LegacyImportOperator(ResumableJobMixin, BaseOperator):
+    external_id_key = "legacy_job_id"
+
+    def execute(self, context):
+        return self.execute_resumable(context)
+
+    def submit_job(self, context):
+        return "legacy-1"

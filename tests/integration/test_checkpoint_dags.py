@@ -1,0 +1,107 @@
+"""The Checkpointer on real Airflow 3.3 (dag.test(), real retries, the real task_state_store): the docs'
+example DAGs, mapped tasks, an async task, typed cursors, and what is left in the store."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.airflow
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples" / "checkpoint"
+
+
+def _per_try(output: str, pattern: str) -> dict[int, list[int]]:
+    """{try number: [numbers]} from print lines like 'try 2 loaded row 137'."""
+    found: dict[int, list[int]] = {}
+    for try_number, value in re.findall(pattern, output):
+        found.setdefault(int(try_number), []).append(int(value))
+    return found
+
+
+def test_exception_at_row_k_on_try_1_makes_try_2_start_exactly_at_k(airflow_sandbox) -> None:
+    result = airflow_sandbox.run_dag(EXAMPLES / "load_rows.py")
+
+    assert result.state == "success", result.output[-3000:]
+    assert result.states("load_rows") == ["failed", "success"]
+    loaded = _per_try(result.output, r"try (\d) loaded row (\d+)")
+    assert loaded == {1: list(range(1, 137)), 2: list(range(137, 251))}
+    assert "try 2 starts after position 136" in result.output
+    assert "Checkpoint 'rows' saved: position 136, 136 items done" in result.output  # on the way out of try 1
+    assert result.task_state_keys("load_rows") == {}  # success cleared it: a clear-and-rerun starts fresh
+
+
+def test_a_datetime_cursor_round_trips_through_the_real_store(airflow_sandbox) -> None:
+    result = airflow_sandbox.run_dag(EXAMPLES / "event_cursor.py")
+
+    assert result.states("copy_events") == ["failed", "success"], result.output[-3000:]
+    assert "try 1 resumes after None" in result.output
+    assert (
+        "try 2 resumes after datetime.datetime(2026, 5, 4, 11, 34, tzinfo=datetime.timezone.utc)"
+        in result.output
+    )
+    copied = _per_try(result.output, r"try (\d) copied event (\d+)")
+    assert copied == {1: list(range(23)), 2: list(range(23, 40))}
+    assert result.task_state_keys("copy_events") == {}
+
+
+def test_each_map_index_resumes_its_own_progress(airflow_sandbox) -> None:
+    result = airflow_sandbox.run_dag(EXAMPLES / "mapped_partitions.py")
+
+    assert result.state == "success", result.output[-3000:]
+    for map_index, (partition, fail_at) in enumerate([("eu", 7), ("us", 18), ("apac", 25)]):
+        assert result.states("load_partition", map_index) == ["failed", "success"]
+        assert f"{partition} try 1 starts after position 0" in result.output
+        assert f"{partition} try 2 starts after position {fail_at}" in result.output
+        assert result.task_state_keys("load_partition", map_index) == {}
+
+
+def test_an_async_task_with_async_with_and_aiterate(airflow_sandbox) -> None:
+    result = airflow_sandbox.run_dag(EXAMPLES / "async_pages.py")
+
+    assert result.states("sync_pages") == ["failed", "success"], result.output[-3000:]
+    stored = _per_try(result.output, r"try (\d) stored page (\d+)")
+    assert stored == {1: list(range(1, 12)), 2: list(range(12, 31))}
+    assert "try 2 starts after page 11" in result.output
+    assert result.task_state_keys("sync_pages") == {}
+
+
+def test_a_thread_pool_retry_redoes_only_the_failed_item(airflow_sandbox) -> None:
+    result = airflow_sandbox.run_dag(EXAMPLES / "thread_pool.py")
+
+    assert result.states("resize_images") == ["failed", "success"], result.output[-3000:]
+    assert "try 1: 100 images to resize" in result.output
+    assert "try 2: 1 images to resize: ['img-042.png']" in result.output
+
+
+def test_the_stored_progress_is_readable_in_the_metadata_db(airflow_sandbox) -> None:
+    result = airflow_sandbox.run_dag(
+        """
+        from datetime import datetime, timezone
+        from airflow.sdk import dag, task
+        from airflow_resumable import Checkpointer, every
+
+        @dag(schedule=None)
+        def checkpoint_visible_progress():
+            @task
+            def export(ti=None):
+                with Checkpointer("export", commit=every(25), fingerprint={"table": "orders"}) as ckpt:
+                    for n, _ in enumerate(ckpt.iterate(range(100))):
+                        if n == 60:
+                            raise RuntimeError("stop here")
+
+            export()
+
+        checkpoint_visible_progress()
+        """
+    )
+    assert result.states("export") == ["failed"]
+    record = result.task_state("export", "export")
+    assert record["position"] == 60
+    assert record["items_done"] == 60
+    assert record["try_number"] == 1
+    assert re.fullmatch(r"[0-9a-f]{16}", record["fingerprint"])
+    assert record["updated_at"].endswith("+00:00")
+    assert record["items_per_second"] > 0

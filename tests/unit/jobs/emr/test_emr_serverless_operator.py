@@ -1,0 +1,195 @@
+"""EmrServerlessStartJobOperator against a local EMR Serverless (moto), called like a task would be."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from airflow.providers.amazon.aws.triggers.emr import (
+    EmrServerlessStartApplicationTrigger,
+    EmrServerlessStartJobTrigger,
+)
+from airflow.sdk.exceptions import TaskDeferred
+
+import moto_server
+from airflow_resumable.jobs import _emr_common as common
+from airflow_resumable.jobs.base import Decision
+from airflow_resumable.jobs.emr import EmrServerlessStartJobOperator
+
+KEY = "emr_serverless_job_run_id"
+INTENT = f"{KEY}.intent"
+
+
+def _op(application: str, **kwargs: Any) -> EmrServerlessStartJobOperator:
+    kwargs.setdefault("waiter_delay", 1)
+    kwargs.setdefault("waiter_max_attempts", 3)
+    return EmrServerlessStartJobOperator(
+        task_id="job",
+        application_id=application,
+        execution_role_arn=moto_server.ROLE_ARN,
+        job_driver={"sparkSubmit": {"entryPoint": "s3://bucket/job.py"}},
+        **kwargs,
+    )
+
+
+def test_submission_carries_the_recorded_token_as_client_token_marker_and_tag(application, retry_context):
+    ctx = retry_context()
+    job_id = _op(application, name="nightly").execute(ctx)
+
+    [run] = moto_server.serverless_job_runs(application)
+    intent = ctx["task_state_store"].get(INTENT)
+    assert run.id == job_id == ctx["task_state_store"].get(KEY) == intent["external_id"]
+    assert run.client_token == intent["token"]
+    assert run.name == f"nightly [{intent['token']}]"
+    assert run.tags == {common.TOKEN_TAG: intent["token"]}
+
+
+def test_a_retry_reconnects_to_the_running_job_and_killing_it_cancels_that_job(application, retry_context):
+    first = _op(application, wait_for_completion=False)
+    job_id = first.execute(retry_context(1))
+    moto_server.set_serverless_state(application, job_id, "RUNNING")
+
+    retry = _op(application, wait_for_completion=False)
+    assert retry.decide(retry_context(2)).action is Decision.RECONNECT
+    assert retry.execute(retry_context(2)) == job_id
+    assert len(moto_server.serverless_job_runs(application)) == 1
+
+    retry.on_kill()  # the provider's on_kill, now aimed at the job this try reconnected to
+    assert moto_server.serverless_job_runs(application)[0].state == "CANCELLED"
+
+
+def test_the_job_is_found_by_its_marker_when_the_id_was_never_stored(application, retry_context):
+    class LostAfterSubmit(EmrServerlessStartJobOperator):
+        def submit_job(self, context: Any) -> Any:
+            super().submit_job(context)
+            raise RuntimeError("worker lost after StartJobRun")
+
+    lost = LostAfterSubmit(
+        task_id="job",
+        application_id=application,
+        execution_role_arn=moto_server.ROLE_ARN,
+        job_driver={"sparkSubmit": {"entryPoint": "s3://bucket/job.py"}},
+    )
+    with pytest.raises(RuntimeError, match="worker lost"):
+        lost.execute(retry_context(1))
+    assert retry_context(1)["task_state_store"].get(KEY) is None
+
+    decision = _op(application).decide(retry_context(2))
+    [run] = moto_server.serverless_job_runs(application)
+    assert (decision.action, decision.external_id) == (Decision.ALREADY_SUCCEEDED, run.id)
+
+
+def test_discovery_prefers_a_usable_run_when_the_marker_was_used_twice(application, retry_context):
+    ctx = retry_context()
+    token = _op(application).idempotency_token(ctx, 1)
+    client = moto_server.client("emr-serverless")
+    ids = [
+        client.start_job_run(
+            applicationId=application,
+            clientToken=token,
+            executionRoleArn=moto_server.ROLE_ARN,
+            jobDriver={"sparkSubmit": {"entryPoint": "x"}},
+            name=f"job [{token}]",
+        )["jobRunId"]
+        for _ in range(2)
+    ]
+    moto_server.set_serverless_state(application, ids[0], "FAILED")
+    ctx["task_state_store"].set(
+        INTENT,
+        {"generation": 1, "token": token, "state": "submitting", "submitted_at": "2020-01-01T00:00:00+00:00"},
+    )
+
+    decision = _op(application).decide(ctx)
+
+    assert (decision.action, decision.external_id) == (Decision.ALREADY_SUCCEEDED, ids[1])
+
+
+def test_an_application_without_job_runs_means_nothing_was_submitted(application, retry_context):
+    ctx = retry_context()
+    token = _op(application).idempotency_token(ctx, 1)
+    ctx["task_state_store"].set(INTENT, {"generation": 1, "token": token, "state": "submitting"})
+
+    decision = _op(application).decide(ctx)
+
+    assert (decision.action, decision.token, decision.generation) == (Decision.FRESH, token, 1)
+
+
+def test_throttled_status_calls_are_retried(application, retry_context):
+    job_id = _op(application).execute(retry_context(1))
+    retry = _op(application)
+    calls: list[str] = []
+
+    class Response:
+        status_code = 400
+
+    def throttle_once(**_: Any) -> Any:
+        calls.append("GetJobRun")
+        if len(calls) == 1:
+            error = {"Code": "ThrottlingException", "Message": "Rate exceeded"}
+            return Response(), {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}
+        return None  # let the real call through
+
+    retry.hook.conn.meta.events.register("before-call.emr-serverless.GetJobRun", throttle_once)
+    decision = retry.decide(retry_context(2))
+
+    assert (decision.action, decision.external_id) == (Decision.ALREADY_SUCCEEDED, job_id)
+    assert calls == ["GetJobRun", "GetJobRun"]
+
+
+def test_deferrable_reconnect_defers_on_the_existing_job_without_submitting(application, retry_context):
+    job_id = _op(application, wait_for_completion=False).execute(retry_context(1))
+    moto_server.set_serverless_state(application, job_id, "RUNNING")
+
+    with pytest.raises(TaskDeferred) as deferred:
+        _op(application, deferrable=True, cancel_on_kill=False).execute(retry_context(2))
+
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, EmrServerlessStartJobTrigger)
+    assert (trigger.job_id, trigger.application_id, trigger.cancel_on_kill) == (job_id, application, False)
+    assert deferred.value.method_name == "execute_complete"
+    assert len(moto_server.serverless_job_runs(application)) == 1
+
+
+def test_deferrable_submit_stores_the_id_before_deferring(application, retry_context):
+    ctx = retry_context()
+    with pytest.raises(TaskDeferred) as deferred:
+        _op(application, deferrable=True).execute(ctx)
+
+    [run] = moto_server.serverless_job_runs(application)
+    assert deferred.value.trigger.job_id == run.id == ctx["task_state_store"].get(KEY)
+    assert (
+        _op(application).execute_complete(
+            ctx, event={"status": "success", "job_details": {"job_id": run.id, "application_id": application}}
+        )
+        == run.id
+    )
+
+
+def test_deferrable_waits_for_a_stopped_application_before_recording_anything(application, retry_context):
+    moto_server.client("emr-serverless").stop_application(applicationId=application)
+    ctx = retry_context()
+    op = _op(application, deferrable=True, wait_for_completion=False)
+
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(ctx)
+
+    assert isinstance(deferred.value.trigger, EmrServerlessStartApplicationTrigger)
+    assert deferred.value.method_name == "execute"
+    assert ctx["task_state_store"].get(INTENT) is None
+    assert moto_server.serverless_job_runs(application) == []
+    # the trigger calls execute() again once the application has started
+    job_id = op.execute(ctx, event={"status": "success"})
+    assert [run.id for run in moto_server.serverless_job_runs(application)] == [job_id]
+
+
+def test_durable_false_is_the_provider_operator(application, retry_context):
+    ctx = retry_context()
+    first = _op(application, durable=False, client_request_token="my-token").execute(ctx)
+    second = _op(application, durable=False).execute(ctx)
+
+    runs = moto_server.serverless_job_runs(application)
+    assert [run.id for run in runs] == [first, second]
+    assert runs[0].client_token == "my-token"
+    assert runs[1].name.startswith("emr_serverless_job_airflow_")
+    assert ctx["task_state_store"].get(KEY) is None
+    assert ctx["task_state_store"].get(INTENT) is None

@@ -1,0 +1,283 @@
+"""The Databricks operators against a local Jobs API over real HTTP, with the provider's real hook.
+
+These run the operators' steps directly with an in-memory task context (fast); the same scenarios go
+through real Airflow retries in tests/integration/test_databricks_crash_matrix.py.
+"""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+import textwrap
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from airflow.providers.databricks.operators import databricks as provider
+
+from airflow_resumable.errors import InvalidValueError
+from airflow_resumable.jobs.base import Decision, DurableJobMixin
+from airflow_resumable.jobs.databricks import DatabricksRunNowOperator, DatabricksSubmitRunOperator
+from airflow_resumable.testing import make_context, on_write
+from databricks_server import FakeDatabricks, serve
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:ProvidersManager.hooks is deprecated", "ignore:.*auth.*deprecated:DeprecationWarning"
+)
+
+
+@pytest.fixture
+def databricks(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDatabricks]:
+    """A local Databricks Jobs API stand-in behind the ``databricks_default`` connection."""
+    yield from serve(monkeypatch)
+
+
+FAST = {"polling_period_seconds": 0, "databricks_retry_limit": 1, "do_xcom_push": False}
+
+
+def submit_op(**kwargs: Any) -> DatabricksSubmitRunOperator:
+    args = {"task_id": "job", "notebook_task": {"notebook_path": "/n"}, "existing_cluster_id": "c", **FAST}
+    return DatabricksSubmitRunOperator(**{**args, **kwargs})
+
+
+def run_now_op(**kwargs: Any) -> DatabricksRunNowOperator:
+    return DatabricksRunNowOperator(**{"task_id": "job", "job_id": 42, **FAST, **kwargs})
+
+
+# -- drop-in -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("ours", "theirs"),
+    [
+        (DatabricksSubmitRunOperator, provider.DatabricksSubmitRunOperator),
+        (DatabricksRunNowOperator, provider.DatabricksRunNowOperator),
+    ],
+)
+def test_operators_are_drop_in_subclasses(ours, theirs):
+    assert issubclass(ours, theirs)
+    assert issubclass(ours, DurableJobMixin)
+    assert ours.__mro__.index(DurableJobMixin) < ours.__mro__.index(theirs)
+    assert ours.template_fields == theirs.template_fields
+    assert ours.external_id_key == theirs.external_id_key
+    assert ours.previous_external_id_keys == ()
+    assert "kwargs" in inspect.signature(ours.__init__).parameters  # every provider argument passes through
+
+
+def test_constructor_takes_every_provider_argument_and_the_key_settings():
+    op = submit_op(
+        run_name="nightly",
+        timeout_seconds=60,
+        idempotency_token="tok",
+        durable=False,
+        external_id_key="etl_run_id",
+        previous_external_id_keys=["databricks_run_id"],
+    )
+    assert (op.run_name, op.timeout_seconds, op.idempotency_token, op.durable) == (
+        "nightly",
+        60,
+        "tok",
+        False,
+    )
+    assert op.external_id_key == "etl_run_id"
+    assert op.previous_external_id_keys == ("databricks_run_id",)
+    assert type(op).external_id_key == "databricks_run_id"
+
+
+def test_durable_comes_from_default_args():
+    from airflow.sdk import DAG
+
+    with DAG("d", schedule=None, default_args={"durable": False}):
+        op = submit_op()
+    assert op.durable is False
+
+
+# -- tokens --------------------------------------------------------------------------------------------
+def test_derived_token_is_sent_and_recorded(databricks, state_backend):
+    ctx = make_context(backend=state_backend, task_id="job")
+    op = submit_op()
+    op.execute(ctx)
+    (run,) = databricks.created
+    assert op.idempotency_token is None  # the provider's argument: the method is reached on the class
+    assert run.token == DurableJobMixin.idempotency_token(op, ctx, 1)
+    assert ctx["task_state_store"].get("databricks_run_id.intent")["token"] == run.token
+    assert len(run.token) <= 64
+
+
+@pytest.mark.parametrize("where", ["kwarg", "json"])
+def test_user_token_is_used_for_the_first_generation_and_suffixed_after(databricks, state_backend, where):
+    extra = {"idempotency_token": "etl-1"} if where == "kwarg" else {"json": {"idempotency_token": "etl-1"}}
+    databricks.scripts.append(["TERMINATED:FAILED"])
+    with pytest.raises(Exception, match="failed with terminal state"):
+        submit_op(**extra).execute(make_context(backend=state_backend))
+    submit_op(**extra).execute(make_context(backend=state_backend, try_number=2))
+    assert [r.token for r in databricks.created] == ["etl-1", "etl-1-g2"]
+
+
+def test_long_user_token_rotates_within_the_limit(databricks, state_backend):
+    op = submit_op(idempotency_token="x" * 64)
+    token = op._token(make_context(), 7)
+    assert len(token) == 64
+    assert token.endswith("-g7")
+
+
+@pytest.mark.parametrize("bad", ["x" * 65, "", 123])
+def test_bad_user_token_fails_before_anything_happens(databricks, state_backend, bad):
+    with pytest.raises(InvalidValueError, match="idempotency_token"):
+        submit_op(idempotency_token=bad).execute(make_context(backend=state_backend))
+    assert databricks.requests == []
+    assert state_backend.writes == 0
+
+
+def test_not_durable_sends_no_derived_token_and_writes_nothing(databricks, state_backend):
+    for try_number in (1, 2):
+        submit_op(durable=False).execute(make_context(backend=state_backend, try_number=try_number))
+    assert [r.token for r in databricks.created] == [None, None]
+    assert state_backend.writes == 0
+
+
+# -- decisions against the API -------------------------------------------------------------------------
+def test_unknown_run_counts_as_not_found(databricks, state_backend):
+    ctx = make_context(backend=state_backend)
+    op = submit_op()
+    op.submit_durably(ctx, op.decide(ctx))
+    databricks.forget(databricks.created[0].run_id)
+    decision = submit_op().decide(make_context(backend=state_backend, try_number=2))
+    assert (decision.action, decision.generation) == (Decision.RESUBMIT, 2)
+
+
+def test_400_does_not_exist_counts_as_not_found():
+    from airflow.providers.databricks.exceptions import DatabricksApiError
+
+    op = submit_op()
+    assert op.is_job_not_found(DatabricksApiError("Run 5 does not exist.", http_status_code=400))
+    assert not op.is_job_not_found(DatabricksApiError("bad request", http_status_code=400))
+    assert not op.is_job_not_found(DatabricksApiError("boom", http_status_code=500))
+
+
+@pytest.mark.parametrize("status", [503, 429])
+def test_transient_api_errors_in_status_checks_are_retried(databricks, state_backend, status):
+    ctx = make_context(backend=state_backend)
+    op = submit_op()
+    op.submit_durably(ctx, op.decide(ctx))
+    databricks.fail_next(2, status=status, endpoint="jobs/runs/get")
+    decision = submit_op().decide(make_context(backend=state_backend, try_number=2))
+    assert decision.action is Decision.RECONNECT
+    assert [r.status for r in databricks.requests_to("jobs/runs/get")] == [status, status, 200]
+
+
+def test_api_that_stays_down_fails_the_try_without_submitting(databricks, state_backend):
+    submit_op().execute(make_context(backend=state_backend))
+    databricks.fail_next(20, status=503)
+    with pytest.raises(Exception, match="failed 1 times"):
+        submit_op().execute(make_context(backend=state_backend, try_number=2))
+    assert len(databricks.created) == 1
+
+
+# -- run-now -------------------------------------------------------------------------------------------
+def test_run_now_resolves_job_name(databricks, state_backend):
+    job_id = databricks.add_job("nightly")
+    run_now_op(job_id=None, job_name="nightly").execute(make_context(backend=state_backend))
+    assert databricks.created[0].job_id == job_id
+    assert databricks.created[0].kind == "run-now"
+
+
+def test_cancel_previous_runs_never_cancels_its_own_run(databricks, crash_and_retry):
+    other = databricks.handle("POST", "jobs/run-now", {"job_id": 42})[1]["run_id"]
+    databricks.default_script = ["RUNNING"] * 6 + ["TERMINATED:SUCCESS"]
+    ops: list[DatabricksRunNowOperator] = []
+
+    def run(context: Any) -> Any:
+        ops.append(run_now_op(cancel_previous_runs=True))
+        return ops[-1].execute(context)
+
+    report = crash_and_retry(run, on_write(2))  # dies after run-now, before the run id is stored
+    assert [t.outcome for t in report.tries] == ["crashed", "success"]
+    assert len(databricks.requests_to("jobs/runs/cancel-all")) == 1  # try 1 only, before its intent
+    ours = [r for r in databricks.created if r.run_id != other]
+    assert len(ours) == 1
+    assert databricks.run(other).cancelled
+    assert not ours[0].cancelled
+    assert ours[0].step == "TERMINATED:SUCCESS"
+
+
+# -- deferrable ----------------------------------------------------------------------------------------
+def test_deferrable_retry_defers_on_the_stored_run_without_submitting(databricks, state_backend):
+    from airflow.providers.common.compat.sdk import TaskDeferred
+
+    databricks.default_script = ["RUNNING"]
+    first = submit_op(deferrable=True)
+    with pytest.raises(TaskDeferred) as deferred:
+        first.execute(make_context(backend=state_backend))
+    run_id = databricks.created[0].run_id
+    assert deferred.value.trigger.run_id == run_id
+    with pytest.raises(TaskDeferred) as again:
+        submit_op(deferrable=True).execute(make_context(backend=state_backend, try_number=2))
+    assert again.value.trigger.run_id == run_id
+    assert len(databricks.requests_to("jobs/runs/submit")) == 1
+
+
+def test_deferrable_retry_after_success_returns_without_deferring(databricks, state_backend):
+    databricks.default_script = ["RUNNING", "RUNNING", "RUNNING", "TERMINATED:SUCCESS"]
+    from airflow.providers.common.compat.sdk import TaskDeferred
+
+    with pytest.raises(TaskDeferred):
+        submit_op(deferrable=True).execute(make_context(backend=state_backend))
+    assert submit_op(deferrable=True).execute(make_context(backend=state_backend, try_number=2)) is None
+    assert len(databricks.created) == 1
+
+
+def test_deferrable_not_durable_keeps_the_provider_behaviour(databricks, state_backend):
+    from airflow.providers.common.compat.sdk import TaskDeferred
+
+    databricks.default_script = ["RUNNING"]
+    for try_number in (1, 2):
+        with pytest.raises(TaskDeferred):
+            submit_op(deferrable=True, durable=False).execute(
+                make_context(backend=state_backend, try_number=try_number)
+            )
+    assert len(databricks.created) == 2
+    assert state_backend.writes == 0
+
+
+# -- imports -------------------------------------------------------------------------------------------
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def test_importing_the_package_and_jobs_never_imports_the_provider():
+    proc = _python(
+        """
+        import sys
+        import airflow_resumable, airflow_resumable.jobs
+        print(sorted(m for m in sys.modules if m.startswith("airflow.")))
+        airflow_resumable.DurableJobMixin, airflow_resumable.jobs.ResumeDecision
+        print(sorted(m for m in sys.modules if m.startswith("airflow.providers.databricks.")))
+        """
+    )
+    assert proc.returncode == 0, proc.stderr
+    before, after = proc.stdout.strip().splitlines()
+    assert before == "[]"  # nothing from Airflow at all until a name is used
+    assert after == "['airflow.providers.databricks.get_provider_info']"  # Airflow's provider discovery only
+
+
+def test_importing_without_the_provider_names_the_extra():
+    proc = _python(
+        """
+        import sys
+        for name in ("exceptions", "hooks", "hooks.databricks", "operators", "operators.databricks"):
+            sys.modules["airflow.providers.databricks." + name] = None  # the provider is not installed
+        try:
+            import airflow_resumable.jobs.databricks
+        except ImportError as exc:
+            print(exc)
+        """
+    )
+    assert "pip install 'airflow-resumable[databricks]'" in proc.stdout, proc.stderr
