@@ -28,7 +28,7 @@ unit: install
 	$(BIN)/python -m pytest -q
 
 docs: install
-	$(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 test: lint typecheck unit docs
 

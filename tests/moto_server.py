@@ -93,15 +93,22 @@ def client(service: str) -> Any:
 
 
 # -- resources ---------------------------------------------------------------------------------------
-def create_serverless_application(name: str = "app") -> str:
+def _unique(prefix: str) -> str:
+    import uuid
+
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def create_serverless_application(name: str | None = None) -> str:
     return str(
-        client("emr-serverless").create_application(name=name, releaseLabel="emr-6.6.0", type="SPARK")[
-            "applicationId"
-        ]
+        client("emr-serverless").create_application(
+            name=name or _unique("app"), releaseLabel="emr-6.6.0", type="SPARK"
+        )["applicationId"]
     )
 
 
-def create_virtual_cluster(namespace: str) -> str:
+def create_virtual_cluster(namespace: str | None = None) -> str:
+    namespace = namespace or _unique("ns")
     return str(
         client("emr-containers").create_virtual_cluster(
             name=f"vc-{namespace}",
@@ -110,7 +117,8 @@ def create_virtual_cluster(namespace: str) -> str:
     )
 
 
-def create_cluster(name: str = "cluster") -> str:
+def create_cluster(name: str | None = None) -> str:
+    name = name or _unique("cluster")
     return str(
         client("emr").run_job_flow(
             Name=name,

@@ -185,7 +185,13 @@ def writer_identity(context: Mapping[str, Any] | None = None) -> dict[str, Any]:
 
 
 def _is_transient(exc: BaseException) -> bool:
-    """Bad input is never retried (it would fail the same way); everything else may be a blip."""
+    """Bad input is never retried (it would fail the same way); everything else may be a blip.
+
+    Only ``Exception`` is retried: a ``BaseException`` (KeyboardInterrupt, SystemExit, a task timeout
+    or a simulated worker crash) must stop the work at once.
+    """
+    if not isinstance(exc, Exception):
+        return False
     if isinstance(exc, ValueError | TypeError):
         return False
     response = getattr(exc, "response", None)

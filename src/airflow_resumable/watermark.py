@@ -170,7 +170,7 @@ class Watermark(Generic[T]):
         return f"Key {self.key!r} of {_asset_label(self.asset)}"
 
     def _read(self, store: AssetStore | None = None) -> StoredWatermark[T] | None:
-        store = store or self._accessor()
+        store = self._accessor() if store is None else store
         raw = _store.retry_call(f"{self._what}: reading {self.key!r}", store.get, self.key)
         return None if raw is None else decode_record(raw, self._kind, self._where())
 
@@ -349,13 +349,17 @@ class Watermark(Generic[T]):
         before = self._read_for_commit(store)
         before_id = None if before is None else before.commit.commit_id
         if before_id != seen_id:
-            assert before is not None  # a key is never deleted by this library
+            found = (
+                "finds the key deleted"
+                if before is None
+                else f"now finds {_show(before.commit.value)} written by {before.commit.writer} at "
+                f"{before.commit.committed_at.isoformat()}"
+            )
             raise ConcurrentWriteError(
-                f"{self._what}: another writer moved {self.key!r} while this task was working: it read "
-                f"{_show(previous)} and now finds {_show(before.commit.value)} written by "
-                f"{before.commit.writer} at {before.commit.committed_at.isoformat()}. Nothing was written; "
-                "the retry starts from the new value. Give each parallel writer its own key with "
-                "Watermark(..., partition=...) and read them together with Watermark.merged(...)."
+                f"{self._what}: another writer changed {self.key!r} while this task was working: it read "
+                f"{_show(previous)} and {found}. Nothing was written; the retry starts from what is stored "
+                "now. Give each parallel writer its own key with Watermark(..., partition=...) and read "
+                "them together with Watermark.merged(...)."
             )
         try:
             _store.retry_call(f"{self._what}: writing {self.key!r}", store.set, self.key, record)
@@ -561,21 +565,22 @@ class MergedWatermark(Generic[T]):
         """Each partition's committed value (``initial`` for a partition that has not committed)."""
         return {p.partition or "": p.value for p in self._parts}
 
+    def _slowest(self) -> tuple[str, T]:
+        name, result = "", self._parts[0].initial
+        for i, (part, value) in enumerate(self.values.items()):
+            if i == 0 or self._kind.less(value, result):
+                name, result = part, value
+        return name, result
+
     @property
     def value(self) -> T:
         """The smallest partition value: everything before it is loaded in every partition."""
-        values = list(self.values.values())
-        result = values[0]
-        for v in values[1:]:
-            result = self._kind.min(result, v)
-        return result
+        return self._slowest()[1]
 
     @property
     def slowest(self) -> str:
         """The partition holding the merged value back (the first one, on a tie)."""
-        values = self.values
-        merged = self.value
-        return next(name for name, v in values.items() if not self._kind.less(merged, v))
+        return self._slowest()[0]
 
     @property
     def last_commits(self) -> dict[str, WatermarkCommit[T] | None]:

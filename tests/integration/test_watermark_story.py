@@ -14,6 +14,7 @@ def test_watermark_story(airflow_sandbox) -> None:
     assert STORY.run(airflow_sandbox, lines.append), lines
     assert STORY.order == 20
     assert lines == [
+        "Watermark(initial=00:00, lag=10 min, settle=5 min); the 05:55 order is committed late, at 06:30",
         "run 1 at 06:05: window 00:00-06:00, 18 orders, success: watermark 00:00 -> 06:00",
         "run 2 at 12:05: window 05:50-12:00, 19 orders (incl. the late 05:55 order, re-read through lag), "
         "failed: watermark stays at 06:00",

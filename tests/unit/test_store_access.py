@@ -84,6 +84,15 @@ def test_transient_errors_are_retried_and_bad_input_is_not(mocker: Any) -> None:
         _store.retry_call("store write", bad)
     assert len(calls) == 1
 
+    def interrupted() -> None:
+        calls.append(1)
+        raise KeyboardInterrupt
+
+    calls.clear()
+    with pytest.raises(KeyboardInterrupt):
+        _store.retry_call("store write", interrupted)
+    assert len(calls) == 1
+
 
 def test_call_async_uses_a_thread_for_sync_only_stores() -> None:
     import asyncio

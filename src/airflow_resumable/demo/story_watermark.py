@@ -15,6 +15,7 @@ RUNS = [("06:05", False), ("12:05", True), ("18:05", False)]
 
 
 def run(sandbox: AirflowSandbox, say: Say) -> bool:
+    say("Watermark(initial=00:00, lag=10 min, settle=5 min); the 05:55 order is committed late, at 06:30")
     seen = []
     for number, (now, fail) in enumerate(RUNS, 1):
         conf = {"now": f"2026-01-01T{now}:00+00:00", "fail": fail}

@@ -455,7 +455,7 @@ class EmrAddStepsOperator(_EmrDurable, _provider.EmrAddStepsOperator):
         if not self.durable:
             return super().execute(context)
         self._rendered_steps(context)  # bad steps fail here, before anything is stored or added
-        self._job_flow_id_resolved = self._prepare_cluster(context)
+        self._prepare_cluster(context)
         if not self.deferrable:
             return cast("list[str]", self.execute_resumable(context))
         decision = self.decide(context)
@@ -578,11 +578,8 @@ class EmrAddStepsOperator(_EmrDurable, _provider.EmrAddStepsOperator):
     # -- helpers ---------------------------------------------------------------------------------------
     def _prepare_cluster(self, context: Context) -> str:
         """Resolve the cluster, push its id and persist the links, as the provider does before adding."""
-        job_flow_id = self.job_flow_id or self.hook.get_cluster_id_by_name(
-            str(self.job_flow_name), self.cluster_states
-        )
-        if not job_flow_id:
-            raise AirflowException(f"No cluster found for name: {self.job_flow_name}")
+        self._job_flow_id_resolved = None
+        job_flow_id = self._cluster()
         if self.do_xcom_push:
             context["ti"].xcom_push(key="job_flow_id", value=job_flow_id)
         EmrClusterLink.persist(
@@ -603,8 +600,14 @@ class EmrAddStepsOperator(_EmrDurable, _provider.EmrAddStepsOperator):
         return str(job_flow_id)
 
     def _cluster(self) -> str:
+        """The cluster id ``execute()`` resolved, else resolved now (for a standalone ``decide()``)."""
         if self._job_flow_id_resolved is None:
-            raise JobError(f"{type(self).__name__}: call execute(); the cluster is resolved there.")
+            found = self.job_flow_id or self.hook.get_cluster_id_by_name(
+                str(self.job_flow_name), self.cluster_states
+            )
+            if not found:
+                raise AirflowException(f"No cluster found for name: {self.job_flow_name}")
+            self._job_flow_id_resolved = str(found)
         return self._job_flow_id_resolved
 
     def _rendered_steps(self, context: Context) -> list[dict[str, Any]]:

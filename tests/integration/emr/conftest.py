@@ -26,9 +26,9 @@ def application(aws: str) -> str:
 
 
 @pytest.fixture
-def virtual_cluster(aws: str, request: pytest.FixtureRequest) -> str:
+def virtual_cluster(aws: str) -> str:
     """A fresh EMR on EKS virtual cluster (one namespace per test)."""
-    return moto_server.create_virtual_cluster(namespace=request.node.name[:60])
+    return moto_server.create_virtual_cluster()
 
 
 @pytest.fixture

@@ -178,7 +178,7 @@ TASK_START = re.compile(r"TASK-TRY (\S+) \d+")
 
 
 def task_outputs(output: str) -> dict[str, str]:
-    """The output of a run, split by EMR task (``dag.test()`` runs one task at a time; each try says which)."""
+    """The output of a run, split by EMR task (``dag.test()`` runs one task at a time; tries say which)."""
     parts: dict[str, list[str]] = {}
     current = None
     for line in output.splitlines():

@@ -254,3 +254,13 @@ def test_a_crash_during_the_window_or_its_commit_loses_nothing(crash_and_retry: 
     assert report.tries[1].outcome == "success"
     assert LOADED == [(0, 100), (0, 100)]  # the range is loaded again: at-least-once, nothing skipped
     assert report.result == 100
+
+
+def test_a_key_deleted_during_the_window_is_reported_not_overwritten(store: InMemoryAssetStateStore) -> None:
+    wm = Watermark("orders", initial=0, store=store)
+    wm.advance(10)
+    window = wm.window(until=20)
+    store.delete("watermark")  # e.g. someone resets the asset over the REST API
+    with pytest.raises(ConcurrentWriteError, match="finds the key deleted"), window:
+        pass
+    assert store.get("watermark") is None

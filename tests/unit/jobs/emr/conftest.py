@@ -42,8 +42,8 @@ def application(aws: str) -> str:
 
 
 @pytest.fixture
-def virtual_cluster(aws: str, request: pytest.FixtureRequest) -> str:
-    return moto_server.create_virtual_cluster(namespace=f"unit-{request.node.name[:50]}")
+def virtual_cluster(aws: str) -> str:
+    return moto_server.create_virtual_cluster()
 
 
 @pytest.fixture

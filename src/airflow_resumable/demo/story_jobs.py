@@ -1,0 +1,58 @@
+"""Story: a Databricks run survives a worker lost right after submit; the retry gets the same run back."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import TYPE_CHECKING
+
+from airflow_resumable.demo.story import DAGS, Say, Story
+
+if TYPE_CHECKING:
+    from airflow_resumable.testing.sandbox import AirflowSandbox
+
+DAG_FILE = DAGS / "jobs_databricks_reconnect.py"
+CONN = "AIRFLOW_CONN_DATABRICKS_DEFAULT"
+LINE = re.compile(r"DEMO operator=(\w+) try=(\d+) submitted run_id=(\d+) token=(\S+)")
+
+
+def run(sandbox: AirflowSandbox, say: Say) -> bool:
+    try:
+        import airflow.providers.databricks  # noqa: F401
+    except ImportError:
+        say("skipped: the Databricks provider is not installed (pip install 'airflow-resumable[databricks]')")
+        return True
+    from airflow_resumable.testing.databricks_server import FakeDatabricks
+
+    say("Databricks here is a local stand-in for the Databricks Jobs API (HTTP on 127.0.0.1),")
+    say("reached by the provider's real DatabricksHook through the databricks_default connection.")
+    previous = os.environ.get(CONN)
+    ok = True
+    with FakeDatabricks() as server:
+        os.environ.update(server.environ("databricks_default"))
+        try:
+            for dag_id, task_id, label, expected_runs in (
+                ("demo_jobs_databricks_reconnect", "resumable", "airflow-resumable's operator", 1),
+                ("demo_jobs_databricks_provider", "provider", "the provider's own operator", 2),
+            ):
+                before = len(server.created)
+                result = sandbox.run_dag(DAG_FILE, dag_id=dag_id)
+                say(f"{label}:")
+                for _, try_number, run_id, token in LINE.findall(result.output):
+                    sent = "no idempotency token" if token == "None" else f"idempotency token {token}"
+                    lost = ", then the worker was lost before storing the run id" if try_number == "1" else ""
+                    say(
+                        f"  try {try_number}: submitted with {sent}; the Jobs API answered run {run_id}{lost}"
+                    )
+                created = len(server.created) - before
+                say(f"  task states per try: {result.states(task_id)}; Jobs API runs created: {created}")
+                ok = ok and result.state == "success" and created == expected_runs
+        finally:
+            if previous is None:
+                os.environ.pop(CONN, None)
+            else:
+                os.environ[CONN] = previous
+    return ok
+
+
+STORY = Story(order=30, title="A Databricks run survives a worker lost right after submit", run=run)
