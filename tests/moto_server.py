@@ -216,3 +216,39 @@ def forget_steps(cluster_id: str, step_ids: list[str]) -> None:
     """Remove steps from the cluster's history, as if EMR no longer knew them."""
     steps = _emr_backend().clusters[cluster_id].steps
     steps[:] = [step for step in steps if step.id not in step_ids]
+
+
+@contextmanager
+def jobs_finish_after(seconds: float = 0.5) -> Iterator[None]:
+    """While the block runs, EMR on EKS job runs and EMR steps complete ``seconds`` after they are seen.
+
+    Stands for real jobs that take a while (a poll sees them running, then completed). With ``0`` they
+    complete within a few milliseconds of being started, before the operator's first status check in
+    practice, so examples with realistic poll intervals (30 s) finish without waiting.
+    """
+    stop = threading.Event()
+    seen: dict[int, float] = {}
+
+    def finish_due() -> None:
+        import time
+
+        while not stop.wait(0.005):
+            now = time.monotonic()
+            active = [
+                run
+                for run in _containers_backend().job_runs.values()
+                if run.state in ("PENDING", "SUBMITTED", "RUNNING")
+            ]
+            for cluster in _emr_backend().clusters.values():
+                active += [step for step in cluster.steps if step.state in ("PENDING", "RUNNING")]
+            for item in active:
+                if now - seen.setdefault(id(item), now) >= seconds:
+                    item.state = "COMPLETED"
+
+    thread = threading.Thread(target=finish_due, name="moto-jobs-finish", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()

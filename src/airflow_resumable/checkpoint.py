@@ -30,9 +30,9 @@ interrupts, and those finished since the last commit, run again on the retry.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
+import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sized
 from datetime import timedelta
 from itertools import islice
@@ -40,6 +40,16 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from airflow_resumable import _store
 from airflow_resumable._checkpoint_io import KeyIO
+from airflow_resumable._checkpoint_loops import (
+    SKIP,
+    AsyncLoop,
+    Keyed,
+    Ordinal,
+    Run,
+    encode,
+    iter_fast,
+    iter_placed,
+)
 from airflow_resumable._checkpoint_ranges import Ranges
 from airflow_resumable._checkpoint_record import MAX_PENDING_RANGES, Saved, dump, fingerprint_of, load
 from airflow_resumable._codec import Codec, TypedCodec, describe
@@ -47,6 +57,7 @@ from airflow_resumable.cadence import DEFAULT_POLICY, CommitPolicy, Schedule
 from airflow_resumable.errors import CheckpointError, CommitError, InvalidValueError
 
 if TYPE_CHECKING:
+    import asyncio
     from types import TracebackType
 
     from airflow_resumable._store import TaskStore
@@ -60,14 +71,6 @@ OnCommitError = Literal["raise", "warn"]
 _MAX_KEY_LENGTH = 512  # the state store's key column
 
 
-class _Skip:
-    """Marks an item that an earlier try already finished."""
-
-
-_SKIP = _Skip()
-_NOTHING = object()
-
-
 class _Future(Protocol):
     """A ``concurrent.futures.Future`` or an ``asyncio.Future``: what :meth:`Checkpointer.track` needs."""
 
@@ -75,102 +78,6 @@ class _Future(Protocol):
 
 
 F = TypeVar("F", bound=_Future)
-
-
-class _Run:
-    """One ``iterate()``/``aiterate()`` loop: how far it got, and whether an item is in flight.
-
-    ``kind`` is ``fast`` (default positions: position = base + done), ``positions`` (positions from a
-    placer, the last completed one in ``pos``) or ``pending`` (out-of-order progress exists: every
-    completion goes through ``Checkpointer._mark_done``). A loop that started and has not finished is
-    suspended at its ``yield``: exactly one item, ``cur``, is in flight.
-    """
-
-    __slots__ = ("base", "cur", "done", "finished", "gen", "kind", "limit", "pos", "started", "synced")
-
-    def __init__(self, kind: str, base: int = 0, pos: Any = None) -> None:
-        self.kind = kind
-        self.base = base
-        self.pos = pos
-        self.cur: Any = _NOTHING
-        self.done = 0
-        self.synced = 0
-        self.limit = 0
-        self.started = False
-        self.finished = False
-        self.gen: Any = None
-
-    @property
-    def in_flight(self) -> bool:
-        return self.started and not self.finished
-
-
-class _Ordinal:
-    """Default positions: the n-th item (from 1) has position n; skip those already done."""
-
-    __slots__ = ("base", "index", "pending")
-
-    def __init__(self, base: int, pending: Ranges | None) -> None:
-        self.base, self.pending, self.index = base, pending, 0
-
-    def __call__(self, item: object) -> Any:
-        self.index += 1
-        i = self.index
-        if i <= self.base or (self.pending is not None and i in self.pending):
-            return _SKIP
-        return i
-
-
-class _Keyed:
-    """Positions from ``key(item)``: they must increase strictly; those up to ``resume`` are done."""
-
-    __slots__ = ("checked", "codec", "key", "name", "prev", "resume")
-
-    def __init__(self, key: Callable[[Any], Any], resume: Any, codec: Codec[Any], name: str) -> None:
-        self.key, self.resume, self.codec, self.name = key, resume, codec, name
-        self.prev: Any = _NOTHING
-        self.checked = False
-
-    def __call__(self, item: object) -> Any:
-        pos = self.key(item)
-        if pos is None:
-            raise InvalidValueError(
-                f"Checkpointer {self.name!r}: key({describe(item)}) returned None; it must return the item's "
-                "position (an int, str, datetime, tuple...)."
-            )
-        try:
-            if self.prev is not _NOTHING and not pos > self.prev:
-                raise CheckpointError(
-                    f"Checkpointer {self.name!r}: iterate(key=...) needs items sorted by a strictly "
-                    f"increasing key, but {describe(pos)} came after {describe(self.prev)}. Sort the input, "
-                    "or make the key unique with a tie-breaker, e.g. key=lambda r: (r.updated_at, r.id)."
-                )
-            done = self.resume is not None and not pos > self.resume
-        except TypeError as exc:
-            raise CheckpointError(
-                f"Checkpointer {self.name!r}: position {describe(pos)} cannot be compared with "
-                f"{describe(self.prev if self.prev is not _NOTHING else self.resume)} ({exc}). Positions "
-                "from key= must all be of one orderable type (and of the type stored by earlier tries)."
-            ) from None
-        self.prev = pos
-        if done:
-            return _SKIP
-        if not self.checked:
-            _encode(self.codec, pos, f"Checkpointer {self.name!r}: position")
-            self.checked = True
-        return pos
-
-
-def _encode(codec: Codec[Any], value: Any, what: str) -> Any:
-    """Encode with the codec, turning any failure into :class:`InvalidValueError` (before any write)."""
-    try:
-        return codec.encode(value)
-    except InvalidValueError as exc:
-        raise InvalidValueError(f"{what}: {exc}") from None
-    except Exception as exc:
-        raise InvalidValueError(
-            f"{what} {describe(value)} could not be encoded by the codec: {exc!r}"
-        ) from exc
 
 
 class Checkpointer:
@@ -242,7 +149,7 @@ class Checkpointer:
         self.policy = commit
         self._codec: Codec[Any] = codec if codec is not None else TypedCodec()
         if initial is not None:
-            _encode(self._codec, initial, f"Checkpointer {key!r}: initial")
+            encode(self._codec, initial, f"Checkpointer {key!r}: initial")
         self._initial = initial
         self._fingerprint = None if fingerprint is None else fingerprint_of(fingerprint)
         self._retention = retention
@@ -255,7 +162,7 @@ class Checkpointer:
         self._open: Literal["", "sync", "async"] = ""
         self._loaded = False
         self._try_number: int | None = None
-        self._runs: list[_Run] = []
+        self._runs: list[Run] = []
         self._start_fresh()
 
     def __repr__(self) -> str:
@@ -360,8 +267,12 @@ class Checkpointer:
     # -- the with block ----------------------------------------------------------------------------------
     def __enter__(self) -> Checkpointer:
         self._enter("sync")
-        self._loaded = False
-        self._ensure_loaded()
+        try:
+            self._loaded = False
+            self._ensure_loaded()
+        except BaseException:
+            self._open = ""
+            raise
         return self
 
     def __exit__(
@@ -378,16 +289,22 @@ class Checkpointer:
 
     async def __aenter__(self) -> Checkpointer:
         self._enter("async")
-        self._alock = asyncio.Lock()
-        self._loaded = False
-        await self._aensure_loaded()
+        try:
+            import asyncio  # only async users pay for importing it
+
+            self._alock = asyncio.Lock()
+            self._loaded = False
+            await self._aensure_loaded()
+        except BaseException:
+            self._open = ""
+            raise
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
-            await self._aclose_runs(completed=exc is None)
+            self._close_runs(completed=exc is None)
             if exc is None:
                 await self._afinish()
             else:
@@ -409,8 +326,15 @@ class Checkpointer:
                 "that the progress of the item in flight is saved (or cleared) when the block ends."
             )
 
+    def _take_deferred(self) -> BaseException | None:
+        with self._lock:
+            error, self._error = self._error, None
+        return error
+
     def _finish(self) -> None:
-        self._raise_deferred()
+        if (error := self._take_deferred()) is not None:  # a track() callback failed: save, then fail
+            self._save_after(error)
+            raise error
         if self._clear_on_success:
             if self._stored:
                 try:
@@ -423,7 +347,9 @@ class Checkpointer:
             self.commit()
 
     async def _afinish(self) -> None:
-        self._raise_deferred()
+        if (error := self._take_deferred()) is not None:
+            await self._asave_after(error)
+            raise error
         if self._clear_on_success:
             if self._stored:
                 try:
@@ -477,9 +403,9 @@ class Checkpointer:
     def iterate(self, items: Iterable[T], *, key: Callable[[T], Any] | None = None) -> Iterator[T]:
         """Yield the items not finished by earlier tries, recording each as done when the next is asked for.
 
-        An item is complete when the loop asks for the next one, or when the ``with`` block ends normally
-        (also after a ``break``). If the block ends with an exception, the item in flight is not complete:
-        the retry starts with it.
+        An item is complete when the loop asks for the next one or, after a ``break``, when the code moves
+        on (the ``with`` block ends normally, or another loop or ``advance()`` starts). If the block ends
+        with an exception, the item in flight is not complete: the retry starts with it.
 
         Without ``key`` the n-th item has position n; the input must yield the same items in the same order
         on every try (give a ``fingerprint`` to be warned when it does not). With ``key`` (a function of the
@@ -488,56 +414,45 @@ class Checkpointer:
         """
         self._require_open("iterate()")
         self._ensure_loaded()
-        self._close_runs(completed=True)
-        run, place = self._new_run(key, items)
-        if run.kind == "fast":
-            run.gen = self._iter_fast(run, items)
-        else:
-            run.gen = self._iter_placed(run, place, items)
+        run, place = self._new_run(key, items, is_async=False)
+        gen = iter_fast(self, run, items) if run.kind == "fast" else iter_placed(self, run, place, items)
+        run.ref = weakref.ref(gen)
         self._runs.append(run)
-        return run.gen  # type: ignore[no-any-return]
+        return gen
 
     def aiterate(
         self, items: Iterable[T] | AsyncIterable[T], *, key: Callable[[T], Any] | None = None
     ) -> AsyncIterator[T]:
         """:meth:`iterate` for ``async for``, over a sync or an async iterable; commits without blocking."""
         self._require_open("aiterate()", "async")
-        if not self._loaded:
-            raise CheckpointError(
-                f"Checkpointer {self.key!r}: aiterate() before the async with block loaded."
-            )
-        self._close_runs(completed=True)
-        run, place = self._new_run(key, items)
-        if run.kind == "fast":
-            run.kind = "positions"
-            run.pos = run.base
-            place = _Ordinal(run.base, None)
-        run.gen = self._aiter_placed(run, place, items)
+        run, place = self._new_run(key, items, is_async=True)
+        loop: AsyncLoop[T] = AsyncLoop(self, run, place, items)
+        run.ref = weakref.ref(loop)
         self._runs.append(run)
-        return run.gen  # type: ignore[no-any-return]
+        return loop
 
-    def _new_run(self, key: Callable[[Any], Any] | None, items: object) -> tuple[_Run, Callable[[Any], Any]]:
+    def _new_run(self, key: Callable[[Any], Any] | None, items: object, *, is_async: bool) -> tuple[Run, Any]:
+        if key is not None and not callable(key):
+            raise InvalidValueError(f"iterate(key=...) must be a function of the item, got {key!r}.")
+        self._settle_runs("iterate()")
         with self._lock:
-            self._sync_runs()
             if key is not None:
-                if not callable(key):
-                    raise InvalidValueError(f"iterate(key=...) must be a function of the item, got {key!r}.")
                 if self._pending:
                     raise CheckpointError(
                         f"Checkpointer {self.key!r} holds out-of-order progress (from done()); iterate it "
                         "with the default positions, or use remaining() and done()."
                     )
-                run = _Run("positions", pos=self._pos)
-                place: Callable[[Any], Any] = _Keyed(key, self._pos, self._codec, self.key)
+                run = Run("positions", pos=self._pos, is_async=is_async)
+                place: Any = Keyed(key, self._pos, self._codec, self.key)
             else:
                 base = self._int_position("iterate()")
                 self._warn_if_short(items, base)
                 if self._pending:
-                    run = _Run("pending", base)
-                    place = _Ordinal(base, self._pending.copy())
+                    run = Run("pending", base, is_async=is_async)
+                    place = Ordinal(base, self._pending.copy())
                 else:
-                    run = _Run("fast", base)
-                    place = _Ordinal(base, None)
+                    run = Run("positions" if is_async else "fast", base, pos=base, is_async=is_async)
+                    place = Ordinal(base, None)
             run.limit = self._schedule.next_check(self._items) - self._items
             return run, place
 
@@ -552,71 +467,7 @@ class Checkpointer:
                 size,
             )
 
-    def _iter_fast(self, run: _Run, items: Iterable[T]) -> Iterator[T]:
-        # The hot path: per item one yield, one attribute store and one comparison.
-        run.started = True
-        try:
-            source = iter(items)
-            if run.base:
-                source = islice(source, run.base, None)
-            limit = run.limit
-            for done, item in enumerate(source, 1):
-                yield item
-                run.done = done
-                if done >= limit:
-                    limit = self._tick(run)
-        finally:
-            run.finished = True
-
-    def _iter_placed(self, run: _Run, place: Callable[[Any], Any], items: Iterable[T]) -> Iterator[T]:
-        run.started = True
-        try:
-            for item in items:
-                pos = place(item)
-                if pos is _SKIP:
-                    continue
-                run.cur = pos
-                yield item
-                run.cur = _NOTHING
-                if self._complete(run, pos):
-                    self._tick(run)
-        finally:
-            run.finished = True
-
-    async def _aiter_placed(
-        self, run: _Run, place: Callable[[Any], Any], items: Iterable[T] | AsyncIterable[T]
-    ) -> AsyncIterator[T]:
-        run.started = True
-        try:
-            if isinstance(items, AsyncIterable):
-                async_source: AsyncIterator[T] | None = aiter(items)
-                sync_source: Iterator[T] | None = None
-            else:
-                async_source, sync_source = None, iter(items)
-            while True:
-                if async_source is not None:
-                    try:
-                        item = await anext(async_source)
-                    except StopAsyncIteration:
-                        break
-                else:
-                    assert sync_source is not None
-                    try:
-                        item = next(sync_source)
-                    except StopIteration:
-                        break
-                pos = place(item)
-                if pos is _SKIP:
-                    continue
-                run.cur = pos
-                yield item
-                run.cur = _NOTHING
-                if self._complete(run, pos):
-                    await self._atick(run)
-        finally:
-            run.finished = True
-
-    def _complete(self, run: _Run, pos: Any) -> bool:
+    def _complete(self, run: Run, pos: Any) -> bool:
         """Record that the item at ``pos`` is done; return whether the commit policy must be asked."""
         if run.kind == "pending":
             return self._mark_done(pos)
@@ -624,7 +475,7 @@ class Checkpointer:
         run.done += 1
         return run.done >= run.limit
 
-    def _tick(self, run: _Run) -> int:
+    def _tick(self, run: Run) -> int:
         """The loop reached its check point: commit if the policy says so, and return the next check point."""
         with self._lock:
             self._sync(run)
@@ -633,7 +484,7 @@ class Checkpointer:
             run.limit = self._schedule.next_check(self._items) - (self._items - run.done)
             return run.limit
 
-    async def _atick(self, run: _Run) -> None:
+    async def _atick(self, run: Run) -> None:
         with self._lock:
             self._sync(run)
             due = run.kind == "pending" or self._schedule.due(self._items)
@@ -642,7 +493,7 @@ class Checkpointer:
         with self._lock:
             run.limit = self._schedule.next_check(self._items) - (self._items - run.done)
 
-    def _sync(self, run: _Run) -> None:
+    def _sync(self, run: Run) -> None:
         """Fold a loop's completed items into the checkpoint's state (lock held)."""
         delta = run.done - run.synced
         if delta and run.kind != "pending":
@@ -654,52 +505,39 @@ class Checkpointer:
     def _sync_runs(self) -> None:
         for run in self._runs:
             self._sync(run)
-        self._runs = [run for run in self._runs if not run.finished]
-
-    def _complete_in_flight(self, run: _Run) -> None:
-        if run.kind == "fast":
-            run.done += 1
-        elif run.kind == "pending":
-            self._mark_done(run.cur)
-        else:
-            run.pos = run.cur
-            run.done += 1
+        self._runs = [run for run in self._runs if not run.finished or run.holds_item()]
 
     def _close_runs(self, *, completed: bool) -> None:
-        """End the open loops; their in-flight items count as done only if ``completed``."""
+        """End every loop; an item still in flight counts as done only if ``completed``."""
         with self._lock:
             for run in self._runs:
-                if run.in_flight:
-                    if completed:
-                        self._complete_in_flight(run)
-                    if hasattr(run.gen, "close"):
-                        run.gen.close()
-                    else:  # an async generator outside an event loop step: it cannot be closed here
-                        run.finished = True
+                if run.holds_item() and completed:
+                    if run.kind == "fast":
+                        run.done += 1
+                    elif run.kind == "pending":
+                        self._mark_done(run.cur)
+                    else:
+                        run.pos = run.cur
+                        run.done += 1
+                run.settled = True
+                iterator = run.ref() if run.ref is not None else None
+                if iterator is not None and hasattr(iterator, "close"):
+                    iterator.close()
+                run.finished = True
             self._sync_runs()
 
-    async def _aclose_runs(self, *, completed: bool) -> None:
-        for run in list(self._runs):
-            if run.in_flight:
-                with self._lock:
-                    if completed:
-                        self._complete_in_flight(run)
-                if hasattr(run.gen, "aclose"):
-                    await run.gen.aclose()
-                else:
-                    run.gen.close()
+    def _settle_runs(self, what: str) -> None:
+        """Before a new loop or manual progress: refuse while a loop is still iterated (nested use), and
+        count the in-flight item of a loop that was left (``break``) as done: the code moved on."""
         with self._lock:
             self._sync_runs()
-
-    def _forbid_open_loops(self, what: str) -> None:
-        with self._lock:
-            self._sync_runs()
-            if any(run.in_flight for run in self._runs):
+            if any(run.is_open() for run in self._runs):
                 raise CheckpointError(
-                    f"Checkpointer {self.key!r}: {what} was called while an iterate() loop is open. "
-                    "iterate() records each item itself; do not mix it with advance()/done() (a loop left "
-                    "with `break` stays open until the with block ends)."
+                    f"Checkpointer {self.key!r}: {what} was called while an iterate() loop over it is still "
+                    "going. One Checkpointer tracks one loop: give a nested loop its own Checkpointer and "
+                    "key, and record progress either with iterate() or with advance()/done(), not both."
                 )
+            self._close_runs(completed=True)
 
     def _int_position(self, what: str) -> int:
         pos = self._pos
@@ -728,9 +566,9 @@ class Checkpointer:
             raise InvalidValueError(f"Checkpointer {self.key!r}: advance(None): a position cannot be None.")
         if isinstance(items, bool) or not isinstance(items, int) or items < 0:
             raise InvalidValueError(f"advance(items=...) must be a whole number >= 0, got {items!r}.")
-        _encode(self._codec, position, f"Checkpointer {self.key!r}: position")
+        encode(self._codec, position, f"Checkpointer {self.key!r}: position")
         self._ensure_loaded()
-        self._forbid_open_loops("advance()")
+        self._settle_runs("advance()")
         with self._lock:
             if self._pending:
                 raise CheckpointError(
@@ -749,21 +587,21 @@ class Checkpointer:
         the position when the item's work has succeeded.
         """
         self._ensure_loaded()
-        self._forbid_open_loops("remaining()")
+        self._settle_runs("remaining()")
         with self._lock:
             base = self._int_position("remaining()")
             self._warn_if_short(items, base)
-            place = _Ordinal(base, self._pending.copy() if self._pending else None)
+            place = Ordinal(base, self._pending.copy() if self._pending else None)
         return self._remaining(place, items)
 
-    def _remaining(self, place: _Ordinal, items: Iterable[T]) -> Iterator[tuple[int, T]]:
+    def _remaining(self, place: Ordinal, items: Iterable[T]) -> Iterator[tuple[int, T]]:
         source = iter(items)
         if place.base:
             source = islice(source, place.base, None)
             place.index = place.base
         for item in source:
             pos = place(item)
-            if pos is _SKIP:
+            if pos is SKIP:
                 continue
             self._raise_deferred()
             yield pos, item
@@ -815,7 +653,7 @@ class Checkpointer:
                 f"got {describe(position)}."
             )
         self._ensure_loaded()
-        self._forbid_open_loops("done()")
+        self._settle_runs("done()")
 
     def _mark_done(self, position: int) -> bool:
         """Add one finished position; return whether the commit policy should be asked (it fired)."""
@@ -840,9 +678,7 @@ class Checkpointer:
             return self._schedule.due(self._items)
 
     def _raise_deferred(self) -> None:
-        with self._lock:
-            error, self._error = self._error, None
-        if error is not None:
+        if (error := self._take_deferred()) is not None:
             raise error
 
     # -- writing -------------------------------------------------------------------------------------------
@@ -861,7 +697,7 @@ class Checkpointer:
 
     def reset(self) -> None:
         """Delete the stored progress and start over from ``initial``. Raises CommitError if that fails."""
-        self._forbid_open_loops("reset()")
+        self._settle_runs("reset()")
         try:
             self._key_io().delete()
         except Exception as exc:
@@ -872,7 +708,7 @@ class Checkpointer:
 
     async def areset(self) -> None:
         """:meth:`reset` without blocking the event loop."""
-        self._forbid_open_loops("reset()")
+        self._settle_runs("reset()")
         try:
             await self._key_io().adelete()
         except Exception as exc:
@@ -900,7 +736,7 @@ class Checkpointer:
         rate = fresh / elapsed if elapsed > 0 else None
         value = dump(
             self.key,
-            position=_encode(self._codec, pos, f"Checkpointer {self.key!r}: position"),
+            position=encode(self._codec, pos, f"Checkpointer {self.key!r}: position"),
             items_done=self._items,
             pending=self._pending,
             fingerprint=self._fingerprint,
@@ -922,6 +758,8 @@ class Checkpointer:
 
     async def _acommit(self) -> None:
         if self._alock is None:
+            import asyncio
+
             self._alock = asyncio.Lock()
         async with self._alock:
             with self._lock:

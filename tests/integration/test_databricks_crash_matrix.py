@@ -17,7 +17,13 @@ from databricks_server import FakeDatabricks, serve
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-pytestmark = pytest.mark.airflow
+pytestmark = [
+    pytest.mark.airflow,
+    # the provider's own deprecation warnings, not ours
+    pytest.mark.filterwarnings("ignore:ProvidersManager.hooks is deprecated"),
+    pytest.mark.filterwarnings("ignore:The 'auth' parameter is deprecated"),
+    pytest.mark.filterwarnings("ignore:BasicAuth is deprecated"),
+]
 
 
 @pytest.fixture

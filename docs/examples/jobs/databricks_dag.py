@@ -16,7 +16,6 @@ from airflow_resumable.jobs.databricks import DatabricksRunNowOperator, Databric
     default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
 )
 def nightly_etl():
-    # --8<-- [start:submit]
     # Blocking: the worker polls the run. A retry reconnects to it, or returns at once if it succeeded.
     transform = DatabricksSubmitRunOperator(
         task_id="transform",
@@ -31,9 +30,7 @@ def nightly_etl():
         ],
         polling_period_seconds=10,
     )
-    # --8<-- [end:submit]
 
-    # --8<-- [start:run_now]
     # Deferrable: the triggerer waits. A retry defers on the run it already has instead of starting one.
     publish = DatabricksRunNowOperator(
         task_id="publish",
@@ -42,9 +39,7 @@ def nightly_etl():
         deferrable=True,
         polling_period_seconds=10,
     )
-    # --8<-- [end:run_now]
 
-    # --8<-- [start:rename]
     # The run id used to live under "marts_run_id". Retries of runs started before the rename still find it.
     refresh = DatabricksRunNowOperator(
         task_id="refresh_dashboards",
@@ -53,7 +48,6 @@ def nightly_etl():
         previous_external_id_keys=["marts_run_id"],
         polling_period_seconds=10,
     )
-    # --8<-- [end:rename]
 
     transform >> publish >> refresh
 

@@ -20,7 +20,6 @@ from airflow.sdk import BaseOperator, dag
 from airflow_resumable.jobs.base import Decision, DurableJobMixin
 
 
-# --8<-- [start:service]
 class JobNotFoundError(Exception):
     """The service does not know this job (any more). Carries a 404 like an HTTP client error."""
 
@@ -56,10 +55,6 @@ class ToyJobService:
         return "RUNNING" if jobs[job_id]["checks"] <= 2 else "SUCCEEDED"
 
 
-# --8<-- [end:service]
-
-
-# --8<-- [start:operator]
 class ToyJobOperator(DurableJobMixin, BaseOperator):  # the mixin first, then BaseOperator
     """Runs one toy job and waits for it; a retry reconnects instead of submitting again."""
 
@@ -98,10 +93,6 @@ class ToyJobOperator(DurableJobMixin, BaseOperator):  # the mixin first, then Ba
         return external_id
 
 
-# --8<-- [end:operator]
-
-
-# --8<-- [start:deferrable]
 class ToyDeferrableJobOperator(ToyJobOperator):
     """The same job, waited for by the triggerer: decide first, submit only when the decision says so."""
 
@@ -128,10 +119,6 @@ class ToyDeferrableJobOperator(ToyJobOperator):
         return self.get_job_result(job_id, context)
 
 
-# --8<-- [end:deferrable]
-
-
-# --8<-- [start:dags]
 class LosesWorkerOnce:
     """For the demonstration only: try 1 dies right after submitting, before the id is stored."""
 
@@ -163,4 +150,3 @@ def toy_job_deferrable():
 
 toy_job()
 toy_job_deferrable()
-# --8<-- [end:dags]

@@ -224,6 +224,10 @@ class DurableJobMixin(ResumableJobMixin):
         instance gets the same token for the same generation, and a new generation gets a new token. The
         result is ``<hash>-g<generation>``, uses only ``[A-Za-z0-9_-]`` and fits
         :attr:`idempotency_token_max_length`.
+
+        The mixin always reaches this method through the class, so an operator may keep a user-supplied
+        token in an instance attribute of the same name (the Databricks operators' ``idempotency_token``
+        argument) without breaking it; such operators override the private ``_token`` hook instead.
         """
         if isinstance(generation, bool) or not isinstance(generation, int) or generation < 1:
             raise InvalidValueError(f"generation must be an int >= 1, got {generation!r}.")
@@ -242,7 +246,7 @@ class DurableJobMixin(ResumableJobMixin):
     def _task_identity(self, context: Context) -> list[Any]:
         ctx = cast("Mapping[str, Any]", context)
         who = _store.writer_identity(ctx)
-        dag_id = who.get("dag_id") or ctx.get("dag_id") or getattr(getattr(self, "dag", None), "dag_id", None)
+        dag_id = who.get("dag_id") or ctx.get("dag_id")
         run_id = who.get("run_id") or ctx.get("run_id")
         task_id = who.get("task_id") or self.task_id
         map_index = who.get("map_index", ctx.get("map_index", -1))

@@ -54,12 +54,14 @@ except ImportError as exc:  # pragma: no cover - exercised by a test that hides 
         f"which could not be imported ({exc}). Install it with: pip install 'airflow-resumable[amazon]'"
     ) from exc
 
+from airflow.sdk.bases.operator import BaseOperatorMeta
+
 from airflow_resumable.errors import InvalidValueError, JobError
 from airflow_resumable.jobs import _emr_common as common
 from airflow_resumable.jobs.base import Decision, DurableJobMixin
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Iterator, Mapping, Sequence
 
     from airflow.sdk.definitions.context import Context
     from pydantic import JsonValue
@@ -71,9 +73,28 @@ _MAX_PAGES = 40
 
 
 class _EmrDurable(DurableJobMixin):
-    """Status mapping, error classification and the search window shared by the three operators."""
+    """Status mapping, error classification and the search window shared by the three operators.
+
+    Also takes ``external_id_key`` and ``previous_external_id_keys`` as constructor arguments (besides
+    the provider operator's own), for renaming the key of one task without subclassing.
+    """
 
     job_states: ClassVar[common.JobStates]
+
+    # Like ResumableJobMixin.__init__: BaseOperatorMeta needs every __init__ in the chain wrapped.
+    @BaseOperatorMeta._apply_defaults  # type: ignore[type-var]
+    def __init__(
+        self,
+        *,
+        external_id_key: str | None = None,
+        previous_external_id_keys: Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if external_id_key is not None:
+            self.external_id_key = external_id_key
+        if previous_external_id_keys is not None:
+            self.previous_external_id_keys = tuple(previous_external_id_keys)
 
     def is_job_active(self, status: str) -> bool:
         if not self.job_states.is_known(status):

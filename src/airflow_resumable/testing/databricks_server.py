@@ -30,11 +30,8 @@ import json
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
-
-if TYPE_CHECKING:
-    from collections.abc import Iterable
 
 __all__ = ["FakeDatabricks", "FakeRun", "RecordedRequest"]
 
@@ -333,11 +330,6 @@ class FakeDatabricks:
             if name in (None, "", job_name)
         ]
         return 200, {"jobs": jobs, "has_more": False}
-
-    def set_scripts(self, scripts: Iterable[Iterable[str]]) -> None:
-        """Replace the queue of scripts for the next runs."""
-        with self._lock:
-            self.scripts = [list(s) for s in scripts]
 
 
 class _ApiError(Exception):

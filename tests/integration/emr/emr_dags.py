@@ -1,7 +1,7 @@
 """Builds the test DAG files for the EMR crash matrix, and reads back what their runs did.
 
-Every DAG has one EMR task (``job``) with ``retries=1, retry_delay=0`` and a downstream task that prints
-the job task's return value. The operator is a subclass of the library's operator in two layers:
+Every EMR task has ``retries=1, retry_delay=0``; its operator is a subclass of the library's operator in
+two layers:
 
 - ``Remote`` stands for the AWS side: a job (or step) runs until someone polls it and finishes 0.3 s later
   (moto would otherwise leave EMR on EKS jobs and steps running forever, and finish EMR Serverless jobs
@@ -23,7 +23,7 @@ import moto_server
 TEMPLATE = """
 from datetime import timedelta
 
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import dag, get_current_context
 
 import moto_server as aws
 from airflow_resumable.jobs.emr import {operator}
@@ -40,10 +40,6 @@ class Remote({operator}):
 
 {remote}
 
-
-@task
-def show(value, ti=None):
-    print(f"RESULT {{ti.task_id}} {{value!r}}")
 
 {classes}
 
@@ -71,18 +67,12 @@ class Service:
     """Statement(s) that make AWS forget ``external_id``."""
 
     def dag(self, tasks: dict[str, tuple[str, str]], dag_id: str = "emr") -> str:
-        """A DAG with one task per entry: ``task_id -> (class body, operator kwargs)``.
-
-        Each EMR task ``<task_id>`` is followed by ``show_<task_id>``, which prints its return value.
-        """
+        """A DAG with one independent EMR task per entry: ``task_id -> (class body, operator kwargs)``."""
         classes, calls = [], []
         for number, (task_id, (body, kwargs)) in enumerate(tasks.items()):
             body = textwrap.indent(textwrap.dedent(body).strip() or "pass", "    ")
             classes.append(f"class Op{number}(Remote):\n{body}\n")
-            calls.append(
-                f'    show.override(task_id="show_{task_id}")'
-                f'(Op{number}(task_id="{task_id}", {kwargs}).output)'
-            )
+            calls.append(f'    Op{number}(task_id="{task_id}", {kwargs})')
         return TEMPLATE.format(
             operator=self.operator,
             remote=textwrap.indent(textwrap.dedent(self.remote).strip(), "    "),
@@ -173,7 +163,6 @@ def steps_kwargs(cluster_id: str, extra: str = "", steps: list[dict[str, Any]] |
 
 # -- reading a run back -----------------------------------------------------------------------------------
 DECISION = re.compile(r"Resume decision\b.*?\bdecision=(\w+)")
-RESULT = re.compile(r"RESULT (\S+) (.+)")
 TASK_START = re.compile(r"TASK-TRY (\S+) \d+")
 
 
@@ -195,11 +184,13 @@ def decisions(output: str) -> list[str]:
     return DECISION.findall(output)
 
 
-def results(output: str) -> dict[str, Any]:
-    """What each EMR task returned, as printed by its ``show_<task_id>`` task."""
-    import ast
+def return_values(dag_id: str, run_id: str) -> dict[str, Any]:
+    """What each task of a run returned (its ``return_value`` XCom), read from the metadata DB."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
 
-    return {
-        task_id.removeprefix("show_"): ast.literal_eval(value.strip())
-        for task_id, value in RESULT.findall(output)
-    }
+    with create_session() as session:
+        rows = session.query(XComModel).filter(
+            XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key == "return_value"
+        )
+        return {row.task_id: XComModel.deserialize_value(row) for row in rows}

@@ -23,7 +23,7 @@ from emr_dags import (
     Service,
     containers_kwargs,
     decisions,
-    results,
+    return_values,
     serverless_kwargs,
     steps_kwargs,
     task_outputs,
@@ -207,13 +207,13 @@ def matrix(
     sandbox.fresh(f"emr-matrix-{service_name}")
     result = sandbox.run_dag(service.dag(tasks, dag_id=f"emr_matrix_{service_name}"))
     outputs = task_outputs(result.output)
-    printed = results(result.output)
+    returned = return_values(result.dag_id, result.run_id)
     runs = {
         case: CaseRun(
             states=result.states(case),
             output=outputs.get(case, ""),
             stored=result.task_state_keys(case),
-            result=printed.get(case),
+            result=returned.get(case),
             submissions=_submissions(service_name, resources[case]),
         )
         for case in CRASHES

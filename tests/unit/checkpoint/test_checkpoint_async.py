@@ -103,6 +103,32 @@ def test_break_in_async_for_counts_the_item_in_flight(task_state_store: InMemory
     assert task_state_store.get("rows")["position"] == 5
 
 
+def test_a_new_aiterate_right_after_a_break_continues(task_state_store: InMemoryTaskStateStore) -> None:
+    async def main() -> list[int]:
+        seen = []
+        async with Checkpointer("rows", store=task_state_store, clear_on_success=False) as ckpt:
+            async for item in ckpt.aiterate(numbers(10)):
+                seen.append(item)
+                if item == 2:
+                    break
+            async for item in ckpt.aiterate(numbers(10)):  # no await in between: still continues at 3
+                seen.append(item)
+        return seen
+
+    assert asyncio.run(main()) == list(range(10))
+    assert task_state_store.get("rows")["position"] == 10
+
+
+def test_a_nested_aiterate_is_refused(task_state_store: InMemoryTaskStateStore) -> None:
+    async def main() -> None:
+        async with Checkpointer("rows", store=task_state_store) as ckpt:
+            async for _ in ckpt.aiterate(numbers(3)):
+                ckpt.aiterate(numbers(3))
+
+    with pytest.raises(CheckpointError, match="still going"):
+        asyncio.run(main())
+
+
 def test_aiterate_with_a_key(task_state_store: InMemoryTaskStateStore) -> None:
     async def main(fail: bool) -> list[int]:
         seen = []

@@ -145,9 +145,33 @@ def test_it_can_be_used_again_after_the_block(task_state_store: InMemoryTaskStat
 def test_mixing_advance_into_an_open_loop_is_refused(task_state_store: InMemoryTaskStateStore) -> None:
     with Checkpointer("rows", store=task_state_store) as ckpt:
         for _ in ckpt.iterate(range(3)):
-            with pytest.raises(CheckpointError, match="iterate\\(\\) loop is open"):
+            with pytest.raises(CheckpointError, match="still going"):
                 ckpt.advance(10)
             break
+
+
+def test_a_nested_loop_over_the_same_checkpointer_is_refused_not_silently_cut_short(
+    task_state_store: InMemoryTaskStateStore,
+) -> None:
+    seen = []
+    with Checkpointer("rows", store=task_state_store) as ckpt:
+        for outer in ckpt.iterate(range(3)):
+            with pytest.raises(CheckpointError, match="its own Checkpointer and key"):
+                ckpt.iterate(range(2))
+            seen.append(outer)
+    assert seen == [0, 1, 2]
+
+
+def test_after_a_break_manual_progress_continues_from_the_item_that_was_in_flight(
+    task_state_store: InMemoryTaskStateStore,
+) -> None:
+    with Checkpointer("rows", store=task_state_store, initial=0, clear_on_success=False) as ckpt:
+        for item in ckpt.iterate(range(10)):
+            if item == 4:
+                break
+        ckpt.advance(7, items=2)  # the code moved on: item 4 counts as done, then two more by hand
+        assert ckpt.items_done == 7
+    assert task_state_store.get("rows")["position"] == 7
 
 
 def test_finds_the_running_tasks_store(context: dict[str, Any]) -> None:

@@ -201,6 +201,7 @@ def test_an_error_inside_a_track_callback_surfaces_at_the_end(
 
     with pytest.raises(CheckpointError, match="separate runs"):
         run()
+    assert len(task_state_store.get("items")["pending"]) == MAX_PENDING_RANGES  # progress saved, not cleared
 
 
 @pytest.mark.parametrize("bad", ["3", 2.0, True, None])

@@ -380,7 +380,6 @@ def test_submit_durably_refuses_reconnect_decisions(service, state_backend):
 def test_failed_intent_write_submits_nothing(service, state_backend, mocker):
     ctx = _ctx(state_backend)
     mocker.patch.object(ctx["task_state_store"], "set", side_effect=ConnectionError("db down"))
-    mocker.patch("airflow_resumable._store.tenacity.nap.sleep")
     with pytest.raises(JobError, match="nothing was submitted"):
         _op(service).execute(ctx)
     assert service.submit_calls == 0
@@ -390,7 +389,6 @@ def test_failed_id_write_after_submit_still_polls_the_job(service, state_backend
     ctx = _ctx(state_backend)
     store = ctx["task_state_store"]
     real_set = store.set
-    mocker.patch("airflow_resumable._store.tenacity.nap.sleep")
 
     def flaky_set(key: str, value: Any, **kwargs: Any) -> None:
         if isinstance(value, dict) and value.get("state") == "submitted":

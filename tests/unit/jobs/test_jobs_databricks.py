@@ -24,9 +24,12 @@ from databricks_server import FakeDatabricks, serve
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:ProvidersManager.hooks is deprecated", "ignore:.*auth.*deprecated:DeprecationWarning"
-)
+pytestmark = [
+    # the provider's own deprecation warnings, not ours
+    pytest.mark.filterwarnings("ignore:ProvidersManager.hooks is deprecated"),
+    pytest.mark.filterwarnings("ignore:The 'auth' parameter is deprecated"),
+    pytest.mark.filterwarnings("ignore:BasicAuth is deprecated"),
+]
 
 
 @pytest.fixture
@@ -252,7 +255,7 @@ def _python(code: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_importing_the_package_and_jobs_never_imports_the_provider():
+def test_imports_are_lazy_and_a_missing_provider_names_the_extra():
     proc = _python(
         """
         import sys
@@ -260,18 +263,6 @@ def test_importing_the_package_and_jobs_never_imports_the_provider():
         print(sorted(m for m in sys.modules if m.startswith("airflow.")))
         airflow_resumable.DurableJobMixin, airflow_resumable.jobs.ResumeDecision
         print(sorted(m for m in sys.modules if m.startswith("airflow.providers.databricks.")))
-        """
-    )
-    assert proc.returncode == 0, proc.stderr
-    before, after = proc.stdout.strip().splitlines()
-    assert before == "[]"  # nothing from Airflow at all until a name is used
-    assert after == "['airflow.providers.databricks.get_provider_info']"  # Airflow's provider discovery only
-
-
-def test_importing_without_the_provider_names_the_extra():
-    proc = _python(
-        """
-        import sys
         for name in ("exceptions", "hooks", "hooks.databricks", "operators", "operators.databricks"):
             sys.modules["airflow.providers.databricks." + name] = None  # the provider is not installed
         try:
@@ -280,4 +271,19 @@ def test_importing_without_the_provider_names_the_extra():
             print(exc)
         """
     )
-    assert "pip install 'airflow-resumable[databricks]'" in proc.stdout, proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    before, after, error = proc.stdout.strip().splitlines()
+    assert before == "[]"  # nothing from Airflow at all until a name is used
+    assert after == "['airflow.providers.databricks.get_provider_info']"  # Airflow's provider discovery only
+    assert "pip install 'airflow-resumable[databricks]'" in error
+
+
+def test_partial_and_expand_accept_the_durability_arguments():
+    from airflow.sdk import DAG
+
+    with DAG("mapped", schedule=None):
+        mapped = DatabricksSubmitRunOperator.partial(
+            task_id="runs", durable=False, previous_external_id_keys=["old_run_id"], polling_period_seconds=0
+        ).expand(json=[{"run_name": "a"}, {"run_name": "b"}])
+    assert mapped.partial_kwargs["durable"] is False
+    assert mapped.partial_kwargs["previous_external_id_keys"] == ["old_run_id"]

@@ -58,27 +58,6 @@ def test_a_retry_reconnects_to_the_running_job_and_killing_it_cancels_that_job(a
     assert moto_server.serverless_job_runs(application)[0].state == "CANCELLED"
 
 
-def test_the_job_is_found_by_its_marker_when_the_id_was_never_stored(application, retry_context):
-    class LostAfterSubmit(EmrServerlessStartJobOperator):
-        def submit_job(self, context: Any) -> Any:
-            super().submit_job(context)
-            raise RuntimeError("worker lost after StartJobRun")
-
-    lost = LostAfterSubmit(
-        task_id="job",
-        application_id=application,
-        execution_role_arn=moto_server.ROLE_ARN,
-        job_driver={"sparkSubmit": {"entryPoint": "s3://bucket/job.py"}},
-    )
-    with pytest.raises(RuntimeError, match="worker lost"):
-        lost.execute(retry_context(1))
-    assert retry_context(1)["task_state_store"].get(KEY) is None
-
-    decision = _op(application).decide(retry_context(2))
-    [run] = moto_server.serverless_job_runs(application)
-    assert (decision.action, decision.external_id) == (Decision.ALREADY_SUCCEEDED, run.id)
-
-
 def test_discovery_prefers_a_usable_run_when_the_marker_was_used_twice(application, retry_context):
     ctx = retry_context()
     token = _op(application).idempotency_token(ctx, 1)
