@@ -189,10 +189,12 @@ def iter_fast(owner: LoopOwner, run: Run, items: Iterable[T]) -> Iterator[T]:
             source = islice(source, run.base, None)
         limit = run.limit
         for done, item in enumerate(source, 1):
+            # The policy is asked once the next item has been fetched: when the last item completes there
+            # is no next one, and the end of the with block writes (or clears) instead.
+            if done > limit:
+                limit = owner._tick(run)
             yield item
             run.done = done
-            if done >= limit:
-                limit = owner._tick(run)
     except GeneratorExit:
         run.abandoned = True  # closed at the yield: the item handed out is in flight
         raise
@@ -203,16 +205,18 @@ def iter_fast(owner: LoopOwner, run: Run, items: Iterable[T]) -> Iterator[T]:
 def iter_placed(owner: LoopOwner, run: Run, place: Callable[[Any], Any], items: Iterable[T]) -> Iterator[T]:
     """Positions from a placer (``key=``, or default positions with out-of-order progress to skip)."""
     run.started = True
+    due = False
     try:
         for item in items:
             pos = place(item)
             if pos is SKIP:
                 continue
+            if due:  # as in iter_fast: asked once the next item is there
+                owner._tick(run)
             run.cur = pos
             yield item
             run.cur = NOTHING
-            if owner._complete(run, pos):
-                owner._tick(run)
+            due = owner._complete(run, pos)
     except GeneratorExit:
         run.abandoned = True
         raise
@@ -239,10 +243,10 @@ class AsyncLoop(Generic[T]):
             raise StopAsyncIteration
         try:
             run.started = True
+            due = False
             if run.cur is not NOTHING:  # asked for the next one: the item handed out last is complete
                 pos, run.cur = run.cur, NOTHING
-                if self._owner._complete(run, pos):
-                    await self._owner._atick(run)
+                due = self._owner._complete(run, pos)
             while True:
                 if self._async is not None:
                     try:
@@ -257,6 +261,8 @@ class AsyncLoop(Generic[T]):
                         break
                 pos = self._place(item)
                 if pos is not SKIP:
+                    if due:  # as in iter_fast: asked once the next item is there
+                        await self._owner._atick(run)
                     run.cur = pos
                     return item
         except BaseException:

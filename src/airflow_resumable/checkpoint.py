@@ -31,6 +31,7 @@ interrupts, and those finished since the last commit, run again on the retry.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sized
@@ -215,7 +216,8 @@ class Checkpointer:
         if self._io is None:
             store = _store.task_store(self._store_arg, who=f"Checkpointer({self.key!r})")
             self._io = KeyIO(store, self.key, self._retention)
-            self._try_number = _store.writer_identity().get("try_number")
+            if "airflow.sdk" in sys.modules:  # inside a task it is; outside, do not import Airflow for this
+                self._try_number = _store.writer_identity().get("try_number")
         return self._io
 
     def _ensure_loaded(self) -> None:

@@ -48,7 +48,7 @@ try:
         inject_transport_information_into_emr_serverless_properties,
     )
     from airflow.providers.common.compat.sdk import AirflowException
-except ImportError as exc:  # pragma: no cover - exercised by a test that hides the provider
+except ImportError as exc:  # a test hides the provider to check this message
     raise ImportError(
         "airflow_resumable.jobs.emr needs the Amazon provider (apache-airflow-providers-amazon>=9.39), "
         f"which could not be imported ({exc}). Install it with: pip install 'airflow-resumable[amazon]'"

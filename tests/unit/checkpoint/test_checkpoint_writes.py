@@ -34,6 +34,16 @@ def test_the_default_policy_writes_once_per_thousand_items(state_backend: InMemo
     assert state_backend.writes == 5  # after 1000, 2000, 3000, 4000, 5000: the final one has nothing new
 
 
+def test_no_write_when_the_loop_ends_right_where_the_policy_fires(
+    state_backend: InMemoryStateBackend,
+) -> None:
+    store = state_backend.task_store()
+    with Checkpointer("rows", store=store) as ckpt:
+        for _ in ckpt.iterate(range(2000)):
+            pass
+    assert state_backend.writes == 1  # after item 1000; after item 2000 the loop was over: cleared instead
+
+
 def test_every_seconds_writes_on_time_without_sleeping(
     state_backend: InMemoryStateBackend, clock: Any
 ) -> None:
@@ -44,7 +54,7 @@ def test_every_seconds_writes_on_time_without_sleeping(
             clock.advance(1.0)  # each item takes a second
             if item % 10 == 0 and store.get("rows"):
                 positions.append(store.get("rows")["position"])
-    assert state_backend.writes == 10
+    assert state_backend.writes == 9  # after 10, 20, ... 90 s; at 100 s the loop is over and the end clears
     assert positions[:3] == [10, 20, 30]
 
 
@@ -86,8 +96,8 @@ def test_one_info_line_per_commit_with_position_and_rate(
         for _ in ckpt.iterate(range(30)):
             pass
     saved = [r.getMessage() for r in caplog.records if "saved" in r.getMessage()]
-    assert len(saved) == 3
-    assert "position 30, 30 items done (+10 in" in saved[-1]
+    assert len(saved) == 2  # after items 10 and 20; after item 30 the loop ends and the key is cleared
+    assert "position 20, 20 items done (+10 in" in saved[-1]
     assert "items/s" in saved[-1]
     assert "finished, 30 items done (30 by this try); progress cleared" in caplog.text
 

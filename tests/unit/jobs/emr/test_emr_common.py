@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import moto_server
+from airflow_resumable.errors import JobError
 from airflow_resumable.jobs import _emr_common as common
 
 # -- state maps, straight from the API references ---------------------------------------------------------
@@ -91,7 +92,7 @@ def test_a_group_of_steps_fails_if_one_fails_and_succeeds_when_all_complete(stat
 
 
 def test_an_empty_group_of_steps_has_no_state():
-    with pytest.raises(common.JobError):
+    with pytest.raises(JobError, match="at least one step"):
         common.aggregate_step_state([])
 
 

@@ -68,9 +68,35 @@ def test_operators_take_the_provider_arguments_and_are_durable_by_default(ours, 
     op = ours(task_id="t", **kwargs)
     assert op.durable is True
     assert ours(task_id="t2", durable=False, **kwargs).durable is False
-    assert set(inspect.signature(ours.__init__).parameters) <= {"self", "durable", "kwargs"}
+    assert set(inspect.signature(ours.__init__).parameters) <= {
+        "self",
+        "durable",
+        "external_id_key",
+        "previous_external_id_keys",
+        "kwargs",
+    }
 
 
 def test_each_operator_has_its_own_store_key():
     keys = [cls.external_id_key for cls, _ in PAIRS]
     assert keys == ["emr_serverless_job_run_id", "emr_containers_job_run_id", "emr_step_ids"]
+
+
+def test_the_key_can_be_renamed_per_task_and_durable_comes_from_default_args():
+    from airflow.sdk import DAG
+
+    with DAG("emr_keys", schedule=None, default_args={"durable": False}):
+        op = emr.EmrAddStepsOperator(
+            task_id="add",
+            job_flow_id="j-1",
+            steps=[{"Name": "s"}],
+            external_id_key="steps_v2",
+            previous_external_id_keys=["steps_v1"],
+        )
+    assert (op.external_id_key, op.previous_external_id_keys, op.durable) == (
+        "steps_v2",
+        ("steps_v1",),
+        False,
+    )
+    assert op.intent_key == "steps_v2.intent"
+    assert emr.EmrAddStepsOperator.external_id_key == "emr_step_ids"  # the class default is untouched
