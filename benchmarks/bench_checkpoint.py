@@ -2,7 +2,7 @@
 
 Run from the project root::
 
-    .venv/bin/python benchmarks/bench_checkpoint.py [--rounds 7] [--naive-rounds 3] [--items 2000]
+    .venv/bin/python benchmarks/bench_checkpoint.py [--rounds 11] [--naive-rounds 3] [--items 2000]
 
 Part 1 runs inside real Airflow 3.3 (``dag.test()``, the real task_state_store on SQLite): a task does
 ``--items`` items of about 1 ms of CPU work each (a busy loop calibrated in this process), three ways:
@@ -165,8 +165,8 @@ def part_inside_airflow(rounds: int, naive_rounds: int, items: int) -> bool:
         f"{'met' if ratio <= 1.03 else 'MISSED'}"
     )
     print(
-        f"  Checkpointer writes: {sets} sets + {deletes} delete for {items} items, target <= 1 per 1,000 "
-        f"plus the final one: {'met' if writes_ok else 'MISSED'}"
+        f"  Checkpointer writes: {sets} set(s) + {deletes} delete(s) for {items} items, target <= 1 per "
+        f"1,000 plus the final one: {'met' if writes_ok else 'MISSED'}"
     )
     return ratio <= 1.03 and writes_ok
 
@@ -214,7 +214,7 @@ def part_hot_path(loop_items: int, rounds: int) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
-        "--rounds", type=int, default=7, help="rounds of the no-checkpoint and Checkpointer runs"
+        "--rounds", type=int, default=11, help="rounds of the no-checkpoint and Checkpointer runs"
     )
     parser.add_argument("--naive-rounds", type=int, default=3, help="rounds of the (slow) write-per-item run")
     parser.add_argument("--items", type=int, default=2000)

@@ -37,15 +37,8 @@ def never_expire() -> timedelta:
     return NEVER_EXPIRE  # type: ignore[no-any-return]
 
 
-def _retrying(what: str) -> tenacity.Retrying:
-    """The library's write policy, never retrying a ``BaseException`` such as ``KeyboardInterrupt``,
-    ``SystemExit`` or ``asyncio.CancelledError``: those stop the task, they are not store failures."""
-    policy = _store.retrying(what)
-    return policy.copy(retry=tenacity.retry_if_exception_type(Exception) & policy.retry)
-
-
 def _async_retrying(what: str) -> tenacity.AsyncRetrying:
-    sync = _retrying(what)
+    sync = _store.retrying(what)
     return tenacity.AsyncRetrying(
         stop=sync.stop, wait=sync.wait, retry=sync.retry, before_sleep=sync.before_sleep, reraise=sync.reraise
     )
@@ -62,33 +55,33 @@ class KeyIO:
 
     def read(self) -> Any:
         """The stored value, or ``None``."""
-        return _retrying(f"Reading checkpoint {self.key!r}")(self.store.get, self.key)
+        return _store.retrying(f"Reading checkpoint {self.key!r}")(self.store.get, self.key)
 
     def write(self, value: Any) -> None:
         """Store ``value`` under the key with the configured retention."""
         if self._retry_write is None:  # built once: a commit can be frequent
-            self._retry_write = _retrying(f"Saving checkpoint {self.key!r}")
+            self._retry_write = _store.retrying(f"Saving checkpoint {self.key!r}")
         self._retry_write(self.store.set, self.key, value, retention=self.retention)
 
     def delete(self) -> None:
         """Delete the key (a no-op when it is absent)."""
-        _retrying(f"Deleting checkpoint {self.key!r}")(self.store.delete, self.key)
+        _store.retrying(f"Deleting checkpoint {self.key!r}")(self.store.delete, self.key)
 
     async def aread(self) -> Any:
         """Async :meth:`read`."""
-        async for attempt in _async_retrying(f"Reading checkpoint {self.key!r}"):
+        async for attempt in _async_store.retrying(f"Reading checkpoint {self.key!r}"):
             with attempt:
                 return await _store.call_async(self.store, "get", self.key)
         raise AssertionError("unreachable")  # pragma: no cover - reraise=True
 
     async def awrite(self, value: Any) -> None:
         """Async :meth:`write`."""
-        async for attempt in _async_retrying(f"Saving checkpoint {self.key!r}"):
+        async for attempt in _async_store.retrying(f"Saving checkpoint {self.key!r}"):
             with attempt:
                 await _store.call_async(self.store, "set", self.key, value, retention=self.retention)
 
     async def adelete(self) -> None:
         """Async :meth:`delete`."""
-        async for attempt in _async_retrying(f"Deleting checkpoint {self.key!r}"):
+        async for attempt in _async_store.retrying(f"Deleting checkpoint {self.key!r}"):
             with attempt:
                 await _store.call_async(self.store, "delete", self.key)
