@@ -31,15 +31,63 @@ _server: Any = None
 _endpoint: str | None = None
 
 
+class _AsyncClientWatch:
+    """WSGI middleware that notes the requests made by async clients (aiobotocore: the providers' triggers).
+
+    A request counts once moto has answered it, so a callback registered with :func:`after_async_poll`
+    runs after the trigger has seen the state it asked about.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.requests: list[str] = []
+        self.callbacks: list[tuple[Any, tuple[Any, ...]]] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if "aiobotocore" not in environ.get("HTTP_USER_AGENT", ""):
+            return self.app(environ, start_response)
+        import io
+
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = io.BytesIO(body)
+        response = self.app(environ, start_response)  # moto has read (and answered from) its state here
+        with self.lock:
+            self.requests.append(f"{environ.get('PATH_INFO', '')} {body.decode(errors='replace')}")
+            callbacks, self.callbacks = self.callbacks, []
+        for fn, args in callbacks:
+            fn(*args)
+        return response
+
+
+_watch: _AsyncClientWatch | None = None
+
+
 def endpoint() -> str:
     """Start the shared server once per process and return its URL."""
     global _server, _endpoint
     with _lock:
         if _endpoint is None:
+            from moto.moto_server.werkzeug_app import (
+                DomainDispatcherApplication,
+                MotoRequestHandler,
+                create_backend_app,
+            )
             from moto.server import ThreadedMotoServer
+            from werkzeug.serving import make_server
+
+            class WatchedMotoServer(ThreadedMotoServer):
+                def _server_entry(self) -> None:  # ThreadedMotoServer's, with the app wrapped
+                    global _watch
+                    _watch = _AsyncClientWatch(DomainDispatcherApplication(create_backend_app))
+                    self._server = make_server(
+                        self._ip_address, self._port, _watch, True, request_handler=MotoRequestHandler
+                    )
+                    self._server_ready_event.set()
+                    self._server.serve_forever()
 
             logging.getLogger("werkzeug").setLevel(logging.ERROR)
-            _server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            _server = WatchedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
             _server.start()
             host, port = _server.get_host_and_port()
             _endpoint = f"http://{host}:{port}"
@@ -187,6 +235,24 @@ def set_step_state(cluster_id: str, step_id: str, state: str) -> None:
             step.state = state
             return
     raise KeyError(step_id)
+
+
+def async_requests(resource_id: str) -> list[str]:
+    """The requests async clients (the providers' triggers) made about ``resource_id``: path and body."""
+    assert _watch is not None, "the server is not running"
+    with _watch.lock:
+        return [request for request in _watch.requests if resource_id in request]
+
+
+def after_async_poll(fn: Any, *args: Any) -> None:
+    """Run ``fn(*args)`` once the next request of an async client has been answered.
+
+    Stands for a job that finishes while a trigger waits on it: the trigger's first poll sees the job
+    still running, the next one sees it finished.
+    """
+    assert _watch is not None, "the server is not running"
+    with _watch.lock:
+        _watch.callbacks.append((fn, args))
 
 
 def later(seconds: float, fn: Any, *args: Any) -> None:

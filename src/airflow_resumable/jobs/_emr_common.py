@@ -1,18 +1,17 @@
 """What the three EMR operators share: state maps, error classification, markers and the discovery window.
 
 Kept apart from :mod:`airflow_resumable.jobs.emr` so it can be read (and unit-tested) without the
-operators: nothing here imports the Amazon provider; botocore is imported only inside the functions that
-need it.
+operators: nothing here imports the Amazon provider or botocore.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from datetime import datetime, timedelta
 
 from airflow_resumable.errors import JobError
+from airflow_resumable.jobs import _errors
 
 __all__ = [
     "CONTAINERS_STATES",
@@ -25,7 +24,6 @@ __all__ = [
     "created_after",
     "has_marker",
     "is_aws_not_found",
-    "is_aws_transient",
     "with_marker",
 ]
 
@@ -129,93 +127,23 @@ def has_marker(name: str | None, token: str, index: int | None = None) -> bool:
 # -- errors ------------------------------------------------------------------------------------------------
 _NOT_FOUND_PHRASES = ("does not exist", "doesn't exist", "not found", "no longer exists")
 _NOT_FOUND_CODES_WITH_MESSAGE = frozenset({"ValidationException", "InvalidRequestException"})
-_TRANSIENT_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "Throttling",
-        "ThrottledException",
-        "TooManyRequests",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "RequestThrottled",
-        "RequestThrottledException",
-        "PriorRequestNotComplete",
-        "SlowDown",
-        "InternalServerException",
-        "InternalServerError",
-        "InternalFailure",
-        "InternalError",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
-        "RequestTimeout",
-        "RequestTimeoutException",
-    }
-)
-
-
-def _client_error(error: BaseException) -> tuple[str, str, int | None] | None:
-    """(code, message, HTTP status) of a botocore ``ClientError``-shaped error, else ``None``."""
-    response = getattr(error, "response", None)
-    if not isinstance(response, Mapping):
-        return None
-    err = response.get("Error")
-    if not isinstance(err, Mapping):
-        return None
-    meta = response.get("ResponseMetadata")
-    status = meta.get("HTTPStatusCode") if isinstance(meta, Mapping) else None
-    return (
-        str(err.get("Code") or ""),
-        str(err.get("Message") or ""),
-        status if isinstance(status, int) else None,
-    )
-
-
-def _chain(error: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    current: BaseException | None = error
-    while current is not None and current not in seen and len(seen) < 8:
-        seen.append(current)
-        current = current.__cause__
-    return seen
 
 
 def is_aws_not_found(error: BaseException) -> bool:
     """True when an EMR API says the job (or step) does not exist.
 
     ``ResourceNotFoundException`` always; ``ValidationException`` / ``InvalidRequestException`` when the
-    message says the resource does not exist (EMR reports unknown steps and clusters that way).
+    message says the resource does not exist (EMR reports unknown steps and clusters that way). Throttling
+    and server errors need nothing EMR-specific: the base class's classification covers AWS error codes.
     """
-    for exc in _chain(error):
+    for exc in _errors.causes(error):
         if isinstance(exc, StepsNotFoundError):
             return True
-        parsed = _client_error(exc)
-        if parsed is None:
-            continue
-        code, message, _ = parsed
+        code = _errors.error_code(exc)
         if code == "ResourceNotFoundException":
             return True
-        if code in _NOT_FOUND_CODES_WITH_MESSAGE and any(p in message.lower() for p in _NOT_FOUND_PHRASES):
-            return True
-    return False
-
-
-def is_aws_transient(error: BaseException) -> bool:
-    """True for throttling, AWS 5xx and botocore connection or timeout errors (worth retrying)."""
-    try:
-        from botocore.exceptions import ConnectionError as BotoConnectionError
-        from botocore.exceptions import HTTPClientError
-    except ImportError:  # pragma: no cover - botocore comes with the Amazon provider
-        boto_errors: tuple[type[BaseException], ...] = ()
-    else:
-        boto_errors = (BotoConnectionError, HTTPClientError)
-    for exc in _chain(error):
-        if boto_errors and isinstance(exc, boto_errors):
-            return True
-        parsed = _client_error(exc)
-        if parsed is None:
-            continue
-        code, _, status = parsed
-        if code in _TRANSIENT_CODES or (status is not None and (status == 429 or status >= 500)):
+        message = _errors.error_message(exc).lower()
+        if code in _NOT_FOUND_CODES_WITH_MESSAGE and any(p in message for p in _NOT_FOUND_PHRASES):
             return True
     return False
 
@@ -229,17 +157,6 @@ creation times to the day). It only bounds how much history is scanned, never wh
 """
 
 
-def created_after(intent: Any) -> datetime | None:
-    """The lower bound for a search, from a stored submission intent (``None`` when it has no time)."""
-    if not isinstance(intent, Mapping):
-        return None
-    raw = intent.get("submitted_at")
-    if not isinstance(raw, str):
-        return None
-    try:
-        when = datetime.fromisoformat(raw)
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when - DISCOVERY_SLACK
+def created_after(submitted_at: datetime | None) -> datetime | None:
+    """The lower bound for a search for a submission recorded at ``submitted_at`` (``None``: unbounded)."""
+    return None if submitted_at is None else submitted_at - DISCOVERY_SLACK

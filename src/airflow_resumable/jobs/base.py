@@ -31,19 +31,22 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import inspect
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import tenacity
 from airflow.sdk._shared.observability.metrics import stats
+from airflow.sdk.bases.operator import BaseOperatorMeta
 from airflow.sdk.bases.resumablejobmixin import ResumableJobMixin
 from opentelemetry import trace
 
 from airflow_resumable import _store
 from airflow_resumable.errors import InvalidValueError, JobError
+from airflow_resumable.jobs import _errors
 
 if TYPE_CHECKING:
     from airflow.sdk.definitions.context import Context
@@ -62,40 +65,6 @@ _SUBMITTING = "submitting"
 _SUBMITTED = "submitted"
 _MIN_HASH_CHARS = 8
 _MAX_HASH_CHARS = 32
-
-# Error codes that mean "slow down" or "try again" on AWS-style APIs (botocore ClientError.response).
-_TRANSIENT_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "ProvisionedThroughputExceededException",
-        "SlowDown",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
-        "InternalError",
-        "InternalFailure",
-        "InternalServerError",
-        "InternalServerException",
-        "RequestTimeout",
-        "RequestTimeoutException",
-        "TEMPORARILY_UNAVAILABLE",
-        "REQUEST_LIMIT_EXCEEDED",
-    }
-)
-# Error codes that mean "this job does not exist (any more)".
-_NOT_FOUND_CODES = frozenset(
-    {
-        "ResourceNotFoundException",
-        "ResourceNotFound",
-        "NotFound",
-        "NoSuchEntity",
-        "RESOURCE_DOES_NOT_EXIST",
-        "NOT_FOUND",
-    }
-)
 
 
 class Decision(str, enum.Enum):
@@ -184,6 +153,29 @@ class DurableJobMixin(ResumableJobMixin):
     submission_generation: int | None = None
     """The generation (1, 2, ...) of the current submission; set right before ``submit_job`` is called."""
 
+    # Like ResumableJobMixin.__init__: the mixin is no operator class, so BaseOperatorMeta does not wrap
+    # its __init__ on its own, and every __init__ in an operator's chain must be wrapped.
+    @BaseOperatorMeta._apply_defaults  # type: ignore[type-var]
+    def __init__(
+        self,
+        *,
+        external_id_key: str | None = None,
+        previous_external_id_keys: Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Take ``external_id_key`` and ``previous_external_id_keys`` as arguments too (besides ``durable``
+        and the operator's own), so one task's key can be renamed without a subclass."""
+        super().__init__(**kwargs)
+        if external_id_key is not None:
+            self.external_id_key = external_id_key
+        if previous_external_id_keys is not None:
+            self.previous_external_id_keys = cast(
+                "tuple[str, ...]",
+                previous_external_id_keys  # a plain string is rejected by _check_keys, with a hint
+                if isinstance(previous_external_id_keys, str)
+                else tuple(previous_external_id_keys),
+            )
+
     # -- keys ------------------------------------------------------------------------------------------
     @property
     def intent_key(self) -> str:
@@ -259,13 +251,20 @@ class DurableJobMixin(ResumableJobMixin):
         return [dag_id, run_id, task_id, -1 if map_index is None else map_index]
 
     # -- backend hooks with defaults -------------------------------------------------------------------
-    def find_submitted_job(self, token: str, context: Context) -> JsonValue | None:
+    def find_submitted_job(
+        self, token: str, context: Context, *, submitted_at: datetime | None = None
+    ) -> JsonValue | None:
         """Find a job submitted earlier with ``token`` when its id was never stored; ``None`` if none.
 
         Called when a submission intent exists without a stored id: the worker died between writing the
-        intent and storing the id, so the job may or may not exist. The default finds nothing, which makes
-        the retry submit again with the same token; that is right for backends that deduplicate by token
-        (Databricks, EMR Serverless). Backends without token dedup (EMR steps) search for a marker here.
+        intent and storing the id, so the job may or may not exist. ``submitted_at`` is when that
+        submission was recorded (aware, from the intent; ``None`` if the intent holds no readable time), so
+        a search can skip older history. The default finds nothing, which makes the retry submit again with
+        the same token; that is right for backends that deduplicate by token (Databricks, EMR Serverless).
+        Backends without token dedup (EMR steps) search for a marker here.
+
+        An override may keep the older two-argument form ``find_submitted_job(self, token, context)``: it
+        is then called without ``submitted_at``.
         """
         return None
 
@@ -275,7 +274,7 @@ class DurableJobMixin(ResumableJobMixin):
         A job that is not found is treated like a terminal failure: a new generation is submitted. The
         default looks for a 404 status or a not-found error code on the error and its causes.
         """
-        return any(_http_status(e) == 404 or _error_code(e) in _NOT_FOUND_CODES for e in _causes(error))
+        return _errors.is_not_found(error)
 
     def is_transient_error(self, error: BaseException) -> bool:
         """True when ``error`` is worth retrying: throttling (429), server errors (5xx), connection errors.
@@ -284,17 +283,7 @@ class DurableJobMixin(ResumableJobMixin):
         the error and its causes for an HTTP status, an AWS/Databricks error code, a connection or timeout
         error, or a lower-level retry that gave up.
         """
-        for exc in _causes(error):
-            if isinstance(exc, ConnectionError | TimeoutError | tenacity.RetryError):
-                return True
-            if type(exc).__name__ in ("ConnectionError", "ConnectTimeout", "ReadTimeout", "Timeout"):
-                return True  # requests / httpx / aiohttp connection errors are not builtin ConnectionErrors
-            status = _http_status(exc)
-            if status is not None and (status in (408, 429) or status >= 500):
-                return True
-            if _error_code(exc) in _TRANSIENT_CODES:
-                return True
-        return False
+        return _errors.is_transient(error)
 
     # -- the decision ----------------------------------------------------------------------------------
     def decide(self, context: Context) -> ResumeDecision:
@@ -310,13 +299,20 @@ class DurableJobMixin(ResumableJobMixin):
           backend that deduplicates returns the job if the earlier submit did create it;
         - nothing stored: ``FRESH`` with generation 1.
 
-        Every decision is logged as one ``Resume decision`` event and counted with the upstream metric
-        names (``resumable_job.fresh_submit``, ``reconnect_attempt``, ``reconnect_success``,
-        ``already_succeeded``, ``terminal_resubmit``). Nothing is submitted here.
+        Every decision is logged as one ``Resume decision`` event and counted once with the upstream metric
+        names (``resumable_job.fresh_submit``; ``reconnect_attempt`` plus one of ``reconnect_success``,
+        ``already_succeeded``, ``terminal_resubmit`` when there was a job to look at). Nothing is
+        submitted here.
         """
+        decision = self._decide(context)
+        _count(decision, _stats_tags(self, cast("Mapping[str, Any]", context)))
+        return decision
+
+    def _decide(self, context: Context) -> ResumeDecision:
+        """:meth:`decide` without counting: for an operator that must decide again after a wait it deferred
+        for before acting on a decision it already counted (an EMR Serverless application starting)."""
         self._check_keys()
         ctx = cast("Mapping[str, Any]", context)
-        tags = _stats_tags(self, ctx)
         with tracer.start_as_current_span("resumable_job.resume_decision") as span:
             span.set_attribute("operator", type(self).__name__)
             span.set_attribute("resumable.external_id_key", self.external_id_key)
@@ -326,10 +322,9 @@ class DurableJobMixin(ResumableJobMixin):
                     "task_state_store not available in context, crash recovery is disabled for this run",
                     external_id_key=self.external_id_key,
                 )
-                stats.incr("resumable_job.fresh_submit", tags=tags)
                 decision = self._new(Decision.FRESH, context, 1)
             else:
-                decision = self._decide_with_store(store, context, tags)
+                decision = self._decide_with_store(store, context)
             span.set_attribute("resumable.decision", decision.action.value)
             span.set_attribute("resumable.generation", decision.generation)
             if decision.external_id is not None:
@@ -360,7 +355,7 @@ class DurableJobMixin(ResumableJobMixin):
             derive = DurableJobMixin.idempotency_token
         return cast("str", derive(self, context, generation))
 
-    def _decide_with_store(self, store: Any, context: Context, tags: dict[str, str]) -> ResumeDecision:
+    def _decide_with_store(self, store: Any, context: Context) -> ResumeDecision:
         stored_id, intent = self._read_state(store)
         seen_generation = intent["generation"] if intent else 0
         known_id: Any = None
@@ -376,12 +371,11 @@ class DurableJobMixin(ResumableJobMixin):
             # A submission was started but its id never stored: the job may or may not exist.
             found = self._retry(
                 f"{type(self).__name__}: looking for a job submitted with token {intent['token']}",
-                self.find_submitted_job,
-                intent["token"],
+                self._find_submitted,
+                intent,
                 context,
             )
             if not _present(found):
-                stats.incr("resumable_job.fresh_submit", tags=tags)
                 self.log.info(
                     "Submission intent without a job id: submitting again with the same token",
                     generation=intent["generation"],
@@ -397,10 +391,8 @@ class DurableJobMixin(ResumableJobMixin):
             known_id = found
 
         if known_id is None:
-            stats.incr("resumable_job.fresh_submit", tags=tags)
             return self._new(Decision.FRESH, context, 1)
 
-        stats.incr("resumable_job.reconnect_attempt", tags=tags)
         current = max(seen_generation, 1)
         try:
             status: str | None = self._retry(
@@ -414,32 +406,35 @@ class DurableJobMixin(ResumableJobMixin):
                 external_id=known_id,
                 error=str(exc),
             )
-            stats.incr("resumable_job.terminal_resubmit", tags=tags)
             return self._new(Decision.RESUBMIT, context, seen_generation + 1)
         assert status is not None
         if self.is_job_active(status):
-            stats.incr("resumable_job.reconnect_success", tags=tags)
             token = intent["token"] if intent else self._token(context, current)
             return ResumeDecision(Decision.RECONNECT, known_id, status, current, token)
         if self.is_job_succeeded(status):
-            stats.incr("resumable_job.already_succeeded", tags=tags)
             token = intent["token"] if intent else self._token(context, current)
             return ResumeDecision(Decision.ALREADY_SUCCEEDED, known_id, status, current, token)
-        stats.incr("resumable_job.terminal_resubmit", tags=tags)
         decision = self._new(Decision.RESUBMIT, context, seen_generation + 1)
         return ResumeDecision(decision.action, None, status, decision.generation, decision.token)
+
+    def _find_submitted(self, intent: Mapping[str, Any], context: Context) -> JsonValue | None:
+        """:meth:`find_submitted_job` for ``intent``, with ``submitted_at`` if the override accepts it."""
+        find = self.find_submitted_job
+        if _accepts_keyword(find, "submitted_at"):
+            return find(intent["token"], context, submitted_at=_submitted_at(intent))
+        return find(intent["token"], context)
 
     # -- reading and writing the store -----------------------------------------------------------------
     def _read_state(self, store: Any) -> tuple[Any, dict[str, Any] | None]:
         """The stored id and intent, moved from a previous key first if the current key holds neither."""
         what = f"{type(self).__name__}: reading stored job state"
-        stored_id = _store_call(what, store.get, self.external_id_key)
-        raw_intent = _store_call(what, store.get, self.intent_key)
+        stored_id = _store.retry_call(what, store.get, self.external_id_key)
+        raw_intent = _store.retry_call(what, store.get, self.intent_key)
         if not _present(stored_id) and raw_intent is None:
             for old_key in self.previous_external_id_keys:
                 old_intent_key = f"{old_key}{INTENT_SUFFIX}"
-                old_id = _store_call(what, store.get, old_key)
-                old_intent = _store_call(what, store.get, old_intent_key)
+                old_id = _store.retry_call(what, store.get, old_key)
+                old_intent = _store.retry_call(what, store.get, old_intent_key)
                 if not _present(old_id) and old_intent is None:
                     continue
                 if old_intent is not None:
@@ -447,7 +442,7 @@ class DurableJobMixin(ResumableJobMixin):
                 if _present(old_id):
                     self._write(store, self.external_id_key, old_id, "job id")
                 for key in (old_intent_key, old_key):
-                    _store_call(f"{type(self).__name__}: deleting {key!r}", store.delete, key)
+                    _store.retry_call(f"{type(self).__name__}: deleting {key!r}", store.delete, key)
                 self.log.warning(
                     "Moved stored job state from a renamed external_id_key",
                     old_key=old_key,
@@ -479,7 +474,7 @@ class DurableJobMixin(ResumableJobMixin):
         return cast("dict[str, Any]", raw)
 
     def _write(self, store: Any, key: str, value: Any, what: str) -> None:
-        _store_call(
+        _store.retry_call(
             f"{type(self).__name__}: storing {what} under {key!r}",
             store.set,
             key,
@@ -595,17 +590,6 @@ class DurableJobMixin(ResumableJobMixin):
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
-def _store_call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """A store read or write under the library's retry policy, never retrying a dying worker.
-
-    Only ``Exception`` is retried: ``KeyboardInterrupt``, ``SystemExit`` and other ``BaseException``
-    (a worker being killed) propagate at once.
-    """
-    policy = _store.retrying(what)
-    policy = policy.copy(retry=tenacity.retry_if_exception_type(Exception) & policy.retry)
-    return policy(fn, *args, **kwargs)
-
-
 def _forever() -> timedelta:
     try:
         from airflow.sdk import NEVER_EXPIRE  # type: ignore[attr-defined]
@@ -614,8 +598,42 @@ def _forever() -> timedelta:
     return cast("timedelta", NEVER_EXPIRE)
 
 
+def _submitted_at(intent: Mapping[str, Any]) -> datetime | None:
+    """When ``intent`` was recorded (a naive time is read as UTC); ``None`` without a readable time."""
+    raw = intent.get("submitted_at")
+    if not isinstance(raw, str):
+        return None
+    try:
+        when = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+
+
+def _accepts_keyword(fn: Callable[..., Any], name: str) -> bool:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # pragma: no cover - builtins and C callables
+        return False
+    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+
+
 def _present(value: Any) -> bool:
     return value is not None and value != ""
+
+
+_METRICS = {
+    Decision.FRESH: ("resumable_job.fresh_submit",),
+    Decision.RECONNECT: ("resumable_job.reconnect_attempt", "resumable_job.reconnect_success"),
+    Decision.ALREADY_SUCCEEDED: ("resumable_job.reconnect_attempt", "resumable_job.already_succeeded"),
+    Decision.RESUBMIT: ("resumable_job.reconnect_attempt", "resumable_job.terminal_resubmit"),
+}
+
+
+def _count(decision: ResumeDecision, tags: dict[str, str]) -> None:
+    """Count a decision under the upstream mixin's metric names (a decision that raised is not counted)."""
+    for name in _METRICS[decision.action]:
+        stats.incr(name, tags=tags)
 
 
 def _stats_tags(operator: object, context: Mapping[str, Any]) -> dict[str, str]:
@@ -626,42 +644,3 @@ def _stats_tags(operator: object, context: Mapping[str, Any]) -> dict[str, str]:
     if team:
         tags["team_name"] = team
     return tags
-
-
-def _causes(error: BaseException) -> list[BaseException]:
-    """``error`` and the errors it was explicitly raised from (``raise ... from``; bounded, loop-safe)."""
-    chain: list[BaseException] = []
-    current: BaseException | None = error
-    while current is not None and current not in chain and len(chain) < 8:
-        chain.append(current)
-        current = current.__cause__
-    return chain
-
-
-def _http_status(error: BaseException) -> int | None:
-    for attr in ("http_status_code", "status_code", "status"):
-        value = getattr(error, attr, None)
-        if isinstance(value, int) and not isinstance(value, bool) and 100 <= value < 600:
-            return value
-    response = getattr(error, "response", None)
-    value = getattr(response, "status_code", None)
-    if isinstance(value, int):
-        return value
-    if isinstance(response, Mapping):
-        meta = response.get("ResponseMetadata")
-        value = meta.get("HTTPStatusCode") if isinstance(meta, Mapping) else None
-        if isinstance(value, int):
-            return value
-    return None
-
-
-def _error_code(error: BaseException) -> str | None:
-    code = getattr(error, "error_code", None)
-    if isinstance(code, str):
-        return code
-    response = getattr(error, "response", None)
-    if isinstance(response, Mapping):
-        err = response.get("Error")
-        code = err.get("Code") if isinstance(err, Mapping) else None
-        return code if isinstance(code, str) else None
-    return None

@@ -47,8 +47,6 @@ if not hasattr(_provider.DatabricksSubmitRunOperator, "submit_job"):  # pragma: 
     )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from airflow.sdk.definitions.context import Context
     from pydantic import JsonValue
 
@@ -142,19 +140,6 @@ class DatabricksSubmitRunOperator(_DurableDatabricksRun, _provider.DatabricksSub
     rename, read when the current one is empty). See the module documentation for what changes.
     """
 
-    def __init__(
-        self,
-        *,
-        external_id_key: str | None = None,
-        previous_external_id_keys: Sequence[str] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        if external_id_key is not None:
-            self.external_id_key = external_id_key
-        if previous_external_id_keys is not None:
-            self.previous_external_id_keys = tuple(previous_external_id_keys)
-
     def submit_job(self, context: Context) -> int:
         """``runs/submit`` with :attr:`submission_token` as the run's ``idempotency_token``."""
         json = self._prepare_submit_json(context)
@@ -173,19 +158,6 @@ class DatabricksRunNowOperator(_DurableDatabricksRun, _provider.DatabricksRunNow
     ``cancel_previous_runs=True`` the job's other runs are cancelled before the submission intent is
     written, and not again when a retry repeats that submission, so a retry never cancels its own run.
     """
-
-    def __init__(
-        self,
-        *,
-        external_id_key: str | None = None,
-        previous_external_id_keys: Sequence[str] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        if external_id_key is not None:
-            self.external_id_key = external_id_key
-        if previous_external_id_keys is not None:
-            self.previous_external_id_keys = tuple(previous_external_id_keys)
 
     def submit_durably(self, context: Context, decision: ResumeDecision) -> JsonValue:
         """Cancel the job's other runs first (if asked, and not when repeating a submission), then submit."""

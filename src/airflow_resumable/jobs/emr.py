@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import ast
 import copy
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 try:
@@ -54,14 +54,13 @@ except ImportError as exc:  # a test hides the provider to check this message
         f"which could not be imported ({exc}). Install it with: pip install 'airflow-resumable[amazon]'"
     ) from exc
 
-from airflow.sdk.bases.operator import BaseOperatorMeta
 
 from airflow_resumable.errors import InvalidValueError, JobError
 from airflow_resumable.jobs import _emr_common as common
 from airflow_resumable.jobs.base import Decision, DurableJobMixin
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Iterator
 
     from airflow.sdk.definitions.context import Context
     from pydantic import JsonValue
@@ -73,28 +72,15 @@ _MAX_PAGES = 40
 
 
 class _EmrDurable(DurableJobMixin):
-    """Status mapping, error classification and the search window shared by the three operators.
-
-    Also takes ``external_id_key`` and ``previous_external_id_keys`` as constructor arguments (besides
-    the provider operator's own), for renaming the key of one task without subclassing.
-    """
+    """Status mapping, not-found errors and the AWS connection arguments shared by the three operators."""
 
     job_states: ClassVar[common.JobStates]
 
-    # Like ResumableJobMixin.__init__: BaseOperatorMeta needs every __init__ in the chain wrapped.
-    @BaseOperatorMeta._apply_defaults  # type: ignore[type-var]
-    def __init__(
-        self,
-        *,
-        external_id_key: str | None = None,
-        previous_external_id_keys: Sequence[str] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        if external_id_key is not None:
-            self.external_id_key = external_id_key
-        if previous_external_id_keys is not None:
-            self.previous_external_id_keys = tuple(previous_external_id_keys)
+    if TYPE_CHECKING:  # set by the provider operator (AwsBaseOperator)
+        aws_conn_id: str | None
+        region_name: str | None
+        verify: bool | str | None
+        botocore_config: dict[str, Any] | None
 
     def is_job_active(self, status: str) -> bool:
         if not self.job_states.is_known(status):
@@ -111,21 +97,14 @@ class _EmrDurable(DurableJobMixin):
     def is_job_not_found(self, error: BaseException) -> bool:
         return common.is_aws_not_found(error) or super().is_job_not_found(error)
 
-    def is_transient_error(self, error: BaseException) -> bool:
-        return common.is_aws_transient(error) or super().is_transient_error(error)
-
-    def _search_start(self, context: Context) -> Any:
-        """Lower bound for a search by marker: the stored intent's time minus some slack (or ``None``)."""
-        store = cast("Mapping[str, Any]", context).get("task_state_store")
-        if store is None:
-            return None
-        try:
-            return common.created_after(store.get(self.intent_key))
-        except Exception as exc:  # the bound is an optimisation; a failed read must not stop the search
-            self.log.warning(
-                "Could not read the submission intent; searching without a time bound", error=str(exc)
-            )
-            return None
+    def _aws_args(self) -> dict[str, Any]:
+        """The connection arguments every provider trigger takes, as this operator has them."""
+        return {
+            "aws_conn_id": self.aws_conn_id,
+            "region_name": self.region_name,
+            "verify": self.verify,
+            "botocore_config": self.botocore_config,
+        }
 
     def _require_token(self) -> str:
         if not self.submission_token:
@@ -172,7 +151,9 @@ class EmrServerlessStartJobOperator(_EmrDurable, _provider.EmrServerlessStartJob
             return super().execute(context, event)
         if not self.deferrable:
             return cast("str | None", self.execute_resumable(context))
-        decision = self.decide(context)
+        # An event means the application-start trigger called back: the decision that sent this try to
+        # wait for the application was counted then, so this one (normally the same) is not counted again.
+        decision = self.decide(context) if event is None else self._decide(context)
         if decision.action is Decision.ALREADY_SUCCEEDED:
             return cast("str | None", self.get_job_result(decision.external_id, context))
         if decision.action is Decision.RECONNECT:
@@ -188,16 +169,27 @@ class EmrServerlessStartJobOperator(_EmrDurable, _provider.EmrServerlessStartJob
                     job_id=job_id,
                     waiter_delay=self.waiter_delay,
                     waiter_max_attempts=self.waiter_max_attempts,
-                    aws_conn_id=self.aws_conn_id,
-                    region_name=self.region_name,
-                    verify=self.verify,
-                    botocore_config=self.botocore_config,
+                    **self._aws_args(),
                     cancel_on_kill=self.cancel_on_kill,
                 ),
                 method_name="execute_complete",
                 timeout=timedelta(seconds=self.waiter_max_attempts * self.waiter_delay),
             )
         return job_id
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:
+        """The provider's, plus a clear error for the trigger's failure event.
+
+        ``EmrServerlessStartJobTrigger`` reports a failed job or a waiter that gave up as
+        ``{"status": "failure", "message": ...}`` without ``job_details``, on which the provider's method
+        fails with ``KeyError: 'job_details'``. The job is left as it is: a retry reconnects to it while
+        it runs, or starts a new generation if it failed.
+        """
+        if isinstance(event, dict) and event.get("status") != "success" and "job_details" not in event:
+            raise AirflowException(
+                f"EMR Serverless job failed or timed out in deferrable mode: {event.get('message', event)}"
+            )
+        return super().execute_complete(context, event)
 
     # -- the six methods -----------------------------------------------------------------------------
     def submit_job(self, context: Context) -> JsonValue:
@@ -264,10 +256,12 @@ class EmrServerlessStartJobOperator(_EmrDurable, _provider.EmrServerlessStartJob
         self._adopt(job_id, context)
         return job_id
 
-    def find_submitted_job(self, token: str, context: Context) -> JsonValue | None:
+    def find_submitted_job(
+        self, token: str, context: Context, *, submitted_at: datetime | None = None
+    ) -> JsonValue | None:
         """The job run whose name carries ``token``'s marker, newest first; ``None`` when there is none."""
         kwargs: dict[str, Any] = {"applicationId": self.application_id}
-        start = self._search_start(context)
+        start = common.created_after(submitted_at)
         if start is not None:
             kwargs["createdAtAfter"] = start
         matches: list[dict[str, Any]] = []
@@ -304,10 +298,7 @@ class EmrServerlessStartJobOperator(_EmrDurable, _provider.EmrServerlessStartJob
                     application_id=self.application_id,
                     waiter_delay=self.waiter_delay,
                     waiter_max_attempts=self.waiter_max_attempts,
-                    aws_conn_id=self.aws_conn_id,
-                    region_name=self.region_name,
-                    verify=self.verify,
-                    botocore_config=self.botocore_config,
+                    **self._aws_args(),
                 ),
                 method_name="execute",
                 timeout=timedelta(seconds=self.waiter_max_attempts * self.waiter_delay),
@@ -367,16 +358,15 @@ class EmrContainerOperator(_EmrDurable, _provider.EmrContainerOperator):
             if self.max_polling_attempts
             else self.execution_timeout
         )
-        limits = {"waiter_max_attempts": self.max_polling_attempts} if self.max_polling_attempts else {}
+        limits: dict[str, Any] = (
+            {"waiter_max_attempts": self.max_polling_attempts} if self.max_polling_attempts else {}
+        )
         self.defer(
             timeout=timeout,
             trigger=EmrContainerTrigger(
                 virtual_cluster_id=self.virtual_cluster_id,
                 job_id=self.job_id,
-                aws_conn_id=self.aws_conn_id,
-                region_name=self.region_name,
-                verify=self.verify,
-                botocore_config=self.botocore_config,
+                **self._aws_args(),
                 waiter_delay=self.poll_interval,
                 cancel_on_kill=self.cancel_on_kill,
                 **limits,
@@ -433,10 +423,12 @@ class EmrContainerOperator(_EmrDurable, _provider.EmrContainerOperator):
         self.job_id = str(external_id)
         return self.job_id
 
-    def find_submitted_job(self, token: str, context: Context) -> JsonValue | None:
+    def find_submitted_job(
+        self, token: str, context: Context, *, submitted_at: datetime | None = None
+    ) -> JsonValue | None:
         """The job run submitted with ``token`` (its ``clientToken`` or token tag); ``None`` when none."""
         kwargs: dict[str, Any] = {"virtualClusterId": self.virtual_cluster_id}
-        start = self._search_start(context)
+        start = common.created_after(submitted_at)
         if start is not None:
             kwargs["createdAfter"] = start
         matches = [
@@ -491,10 +483,7 @@ class EmrAddStepsOperator(_EmrDurable, _provider.EmrAddStepsOperator):
             trigger=EmrAddStepsTrigger(
                 job_flow_id=job_flow_id,
                 step_ids=step_ids,
-                aws_conn_id=self.aws_conn_id,
-                region_name=self.region_name,
-                verify=self.verify,
-                botocore_config=self.botocore_config,
+                **self._aws_args(),
                 waiter_max_attempts=self.waiter_max_attempts,
                 waiter_delay=self.waiter_delay,
             ),
@@ -510,7 +499,9 @@ class EmrAddStepsOperator(_EmrDurable, _provider.EmrAddStepsOperator):
         marked = [
             {**step, "Name": common.with_marker(step.get("Name"), token, i)} for i, step in enumerate(steps)
         ]
-        found = self._find_marked_steps(job_flow_id, token, len(steps), context)
+        # A repeated submission of this token may have added some steps already (within the last day).
+        now = datetime.now(tz=timezone.utc)
+        found = self._find_marked_steps(job_flow_id, token, len(steps), common.created_after(now))
         missing = [i for i in range(len(steps)) if i not in found]
         if found:
             self.log.info(
@@ -569,7 +560,9 @@ class EmrAddStepsOperator(_EmrDurable, _provider.EmrAddStepsOperator):
     def get_job_result(self, external_id: JsonValue, context: Context) -> Any:
         return _steps_of(external_id)[1]
 
-    def find_submitted_job(self, token: str, context: Context) -> JsonValue | None:
+    def find_submitted_job(
+        self, token: str, context: Context, *, submitted_at: datetime | None = None
+    ) -> JsonValue | None:
         """The steps of the submission with ``token`` when *all* of them are on the cluster, else ``None``.
 
         A partial find returns ``None``: the retry then submits with the same token, and :meth:`submit_job`
@@ -577,7 +570,7 @@ class EmrAddStepsOperator(_EmrDurable, _provider.EmrAddStepsOperator):
         """
         job_flow_id = self._cluster()
         count = len(self._rendered_steps(context))
-        found = self._find_marked_steps(job_flow_id, token, count, context)
+        found = self._find_marked_steps(job_flow_id, token, count, common.created_after(submitted_at))
         if len(found) < count:
             if found:
                 self.log.info("Found only some steps of the submission", found=sorted(found), expected=count)
@@ -647,11 +640,13 @@ class EmrAddStepsOperator(_EmrDurable, _provider.EmrAddStepsOperator):
         return cast("list[dict[str, Any]]", steps)
 
     def _find_marked_steps(
-        self, job_flow_id: str, token: str, count: int, context: Context
+        self, job_flow_id: str, token: str, count: int, start: datetime | None
     ) -> dict[int, str]:
-        """Index -> step id of the steps on the cluster whose Name carries ``token``'s marker."""
+        """Index -> step id of the steps on the cluster whose Name carries ``token``'s marker.
+
+        Steps are listed newest first; the scan stops at the first step created before ``start``.
+        """
         found: dict[int, str] = {}
-        start = self._search_start(context)
         for page in _pages(self.hook.conn.get_paginator("list_steps"), ClusterId=job_flow_id):
             for step in page.get("Steps", []):  # newest first
                 created = step.get("Status", {}).get("Timeline", {}).get("CreationDateTime")

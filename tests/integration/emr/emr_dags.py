@@ -8,6 +8,11 @@ two layers:
   before anyone looks);
 - ``Op`` holds the crash of the test, on try 1 only, raised *after* or *before* calling ``super()``.
 
+In deferrable mode the provider's own trigger waits on the job: ``dag.test()`` runs it inline, and its
+aiobotocore client reaches moto through the same ``aws_default`` connection (``endpoint_url`` extra). The
+job's end is driven from the ``defer()`` of the test operator: at once, or (``aws.after_async_poll``) once
+the trigger has seen it running.
+
 Nothing patches the provider's hooks: every AWS call is a real boto3 call to the local moto server.
 """
 
@@ -31,6 +36,10 @@ from airflow_resumable.jobs.emr import {operator}
 
 def first_try():
     return get_current_context()["ti"].try_number == 1
+
+
+def now(fn, *args):
+    fn(*args)
 
 
 class Remote({operator}):
@@ -65,6 +74,10 @@ class Service:
     """Statement(s) that make ``external_id`` succeed on AWS now."""
     forget: str
     """Statement(s) that make AWS forget ``external_id``."""
+    finish_deferred: str
+    """``fn, *args`` that make the job a trigger waits on succeed (``args`` is the trigger's waiter_args)."""
+    fail_deferred: str
+    """``fn, *args`` that make the job a trigger waits on fail."""
 
     def dag(self, tasks: dict[str, tuple[str, str]], dag_id: str = "emr") -> str:
         """A DAG with one independent EMR task per entry: ``task_id -> (class body, operator kwargs)``."""
@@ -98,6 +111,8 @@ SERVERLESS = Service(
     fail='aws.set_serverless_state(self.application_id, external_id, "FAILED")',
     finish='aws.set_serverless_state(self.application_id, external_id, "SUCCESS")',
     forget="aws.forget_serverless_job_run(self.application_id, external_id)",
+    finish_deferred='aws.set_serverless_state, args["applicationId"], args["jobRunId"], "SUCCESS"',
+    fail_deferred='aws.set_serverless_state, args["applicationId"], args["jobRunId"], "FAILED"',
 )
 
 CONTAINERS = Service(
@@ -111,6 +126,8 @@ CONTAINERS = Service(
     fail='aws.set_containers_state(external_id, "FAILED")',
     finish='aws.set_containers_state(external_id, "COMPLETED")',
     forget="aws.forget_containers_job_run(external_id)",
+    finish_deferred='aws.set_containers_state, args["id"], "COMPLETED"',
+    fail_deferred='aws.set_containers_state, args["id"], "FAILED"',
 )
 
 STEPS = Service(
@@ -124,6 +141,8 @@ STEPS = Service(
     fail='aws.complete_steps(external_id["job_flow_id"], external_id["step_ids"][:1], "FAILED")',
     finish='aws.complete_steps(external_id["job_flow_id"], external_id["step_ids"])',
     forget='aws.forget_steps(external_id["job_flow_id"], external_id["step_ids"])',
+    finish_deferred='aws.complete_steps, args["ClusterId"], args["StepIds"]',
+    fail_deferred='aws.complete_steps, args["ClusterId"], args["StepIds"][:1], "FAILED"',
 )
 
 

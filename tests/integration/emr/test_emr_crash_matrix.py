@@ -43,6 +43,8 @@ class Crash:
     generation: int
     states: tuple[str, ...] = ("failed", "success")
     deferrable: bool = False
+    trigger_polls: int = 0
+    """How many status calls the provider's triggers made to AWS (moto) over both tries."""
 
 
 CRASHES: dict[str, Crash] = {
@@ -150,6 +152,56 @@ CRASHES: dict[str, Crash] = {
         1,
         deferrable=True,
     ),
+    "deferred_after_submit": Crash(
+        """
+        def submit_job(self, context):
+            external_id = super().submit_job(context)
+            if first_try():
+                raise RuntimeError("worker lost after the submit call, before the id was stored")
+            return external_id
+
+        def defer(self, *, trigger, **kwargs):
+            args = trigger.waiter_args
+            aws.after_async_poll({finish_deferred})  # the trigger sees the job running, then finished
+            super().defer(trigger=trigger, **kwargs)
+        """,
+        ["fresh", "reconnect"],
+        1,
+        1,
+        deferrable=True,
+        trigger_polls=2,
+    ),
+    "deferred_resume_crash": Crash(
+        """
+        def defer(self, *, trigger, **kwargs):
+            args = trigger.waiter_args
+            now({finish_deferred})
+            super().defer(trigger=trigger, **kwargs)
+
+        def execute_complete(self, context, event=None):
+            if first_try():
+                raise RuntimeError("worker lost while resuming after the trigger fired")
+            return super().execute_complete(context, event)
+        """,
+        ["fresh", "already_succeeded"],
+        1,
+        1,
+        deferrable=True,
+        trigger_polls=1,
+    ),
+    "deferred_job_failed": Crash(
+        """
+        def defer(self, *, trigger, **kwargs):
+            args = trigger.waiter_args
+            now({fail_deferred}) if first_try() else now({finish_deferred})
+            super().defer(trigger=trigger, **kwargs)
+        """,
+        ["fresh", "resubmit"],
+        2,
+        2,
+        deferrable=True,
+        trigger_polls=2,
+    ),
 }
 
 
@@ -165,6 +217,7 @@ class CaseRun:
     stored: dict[str, Any]
     result: Any
     submissions: int
+    trigger_polls: int
 
 
 def _resources(service_name: str) -> list[str]:
@@ -199,7 +252,12 @@ def matrix(
     tasks = {}
     for case, crash in CRASHES.items():
         body = crash.body.format(
-            fail=service.fail, forget=service.forget, finish=service.finish, operator=service.operator
+            fail=service.fail,
+            forget=service.forget,
+            finish=service.finish,
+            operator=service.operator,
+            finish_deferred=service.finish_deferred,
+            fail_deferred=service.fail_deferred,
         )
         extra = ", deferrable=True" if crash.deferrable else ""
         tasks[case] = (body, _kwargs(service_name, resources[case], extra))
@@ -215,6 +273,7 @@ def matrix(
             stored=result.task_state_keys(case),
             result=returned.get(case),
             submissions=_submissions(service_name, resources[case]),
+            trigger_polls=len(moto_server.async_requests(resources[case])),
         )
         for case in CRASHES
     }
@@ -238,5 +297,7 @@ def test_crash_then_retry(matrix: tuple[str, dict[str, CaseRun]], case: str) -> 
     assert set(run.stored) == {service.key, f"{service.key}.intent"}  # a renamed key was moved, not copied
     expected = run.stored[service.key]["step_ids"] if service is STEPS else run.stored[service.key]
     assert run.result == expected
+    # the provider's trigger waited on the job through moto (an aiobotocore client honouring endpoint_url)
+    assert run.trigger_polls == crash.trigger_polls, run.output[-4000:]
     if case == "mid_poll":
         assert re.search(r"POLLED (RUNNING|PENDING)", run.output)

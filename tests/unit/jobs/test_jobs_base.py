@@ -506,3 +506,70 @@ def test_mixin_must_come_before_base_operator():
 
     with pytest.raises(TypeError):
         Wrong(task_id="x")
+
+
+# -- find_submitted_job: what it is given -------------------------------------------------------------------
+def _orphan_intent(backend: InMemoryStateBackend, submitted_at: Any) -> None:
+    """An intent whose job id was never stored: the worker died right after writing it."""
+    backend.task_store().set(
+        INTENT, {"generation": 1, "token": "tok-g1", "state": "submitting", "submitted_at": submitted_at}
+    )
+
+
+def test_find_submitted_job_gets_the_recorded_submission_time(service, state_backend):
+    from datetime import datetime, timezone
+
+    seen: list[Any] = []
+
+    class Searching(ToyOperator):
+        def find_submitted_job(self, token: str, context: Any, *, submitted_at: Any = None) -> Any:
+            seen.append((token, submitted_at))
+            return None
+
+    _orphan_intent(state_backend, "2026-01-02T03:04:05")  # a naive time is read as UTC
+    decision = Searching(task_id="task", service=service).decide(_ctx(state_backend, 2))
+    assert decision.repeats_submission
+    assert seen == [("tok-g1", datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc))]
+
+
+@pytest.mark.parametrize("submitted_at", ["yesterday", 5])
+def test_an_unreadable_submission_time_is_passed_as_none(service, state_backend, submitted_at):
+    seen: list[Any] = []
+
+    class Searching(ToyOperator):
+        def find_submitted_job(self, token: str, context: Any, **kwargs: Any) -> Any:
+            seen.append(kwargs)
+            return None
+
+    _orphan_intent(state_backend, submitted_at)
+    Searching(task_id="task", service=service).decide(_ctx(state_backend, 2))
+    assert seen == [{"submitted_at": None}]
+
+
+def test_a_two_argument_find_submitted_job_still_works(service, state_backend):
+    job_id = service.submit("tok-g1")
+
+    class OldStyle(ToyOperator):
+        def find_submitted_job(self, token: str, context: Any) -> Any:
+            return self.service.find(token)
+
+    _orphan_intent(state_backend, "2026-01-02T03:04:05+00:00")
+    decision = OldStyle(task_id="task", service=service).decide(_ctx(state_backend, 2))
+    assert (decision.action, decision.external_id) == (Decision.RECONNECT, job_id)
+
+
+# -- constructor arguments ----------------------------------------------------------------------------------
+def test_keys_can_be_set_per_task_as_constructor_arguments(service, state_backend):
+    job_id = service.submit("earlier")  # still running
+    state_backend.task_store().set("old_id", job_id)
+    op = _op(service, external_id_key="new_id", previous_external_id_keys=["old_id"])
+    assert (op.external_id_key, op.previous_external_id_keys) == ("new_id", ("old_id",))
+    decision = op.decide(_ctx(state_backend, 2))
+    assert (decision.action, decision.external_id) == (Decision.RECONNECT, job_id)
+    assert state_backend.task_store().get("new_id") == job_id
+
+
+def test_a_bare_string_of_previous_keys_is_rejected_with_a_hint(service, state_backend):
+    op = _op(service, previous_external_id_keys="old_id")
+    with pytest.raises(InvalidValueError, match="trailing comma"):
+        op.decide(_ctx(state_backend))

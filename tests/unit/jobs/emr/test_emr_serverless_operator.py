@@ -144,7 +144,10 @@ def test_deferrable_submit_stores_the_id_before_deferring(application, retry_con
     )
 
 
-def test_deferrable_waits_for_a_stopped_application_before_recording_anything(application, retry_context):
+def test_deferrable_waits_for_a_stopped_application_before_recording_anything(
+    application, retry_context, mocker
+):
+    incr = mocker.patch("airflow_resumable.jobs.base.stats.incr")
     moto_server.client("emr-serverless").stop_application(applicationId=application)
     ctx = retry_context()
     op = _op(application, deferrable=True, wait_for_completion=False)
@@ -159,6 +162,17 @@ def test_deferrable_waits_for_a_stopped_application_before_recording_anything(ap
     # the trigger calls execute() again once the application has started
     job_id = op.execute(ctx, event={"status": "success"})
     assert [run.id for run in moto_server.serverless_job_runs(application)] == [job_id]
+    # one decision, counted once, although it was made again after the application started
+    assert [call.args[0] for call in incr.call_args_list] == ["resumable_job.fresh_submit"]
+
+
+def test_a_failure_event_from_the_trigger_fails_with_its_message(application, retry_context):
+    from airflow.providers.common.compat.sdk import AirflowException
+
+    # EmrServerlessStartJobTrigger reports failures without "job_details"
+    event = {"status": "failure", "message": "Serverless Job failed: Waiter encountered a terminal state"}
+    with pytest.raises(AirflowException, match="in deferrable mode: Serverless Job failed"):
+        _op(application, deferrable=True).execute_complete(retry_context(), event=event)
 
 
 def test_durable_false_is_the_provider_operator(application, retry_context):
