@@ -69,19 +69,19 @@ class KeyIO:
 
     async def aread(self) -> Any:
         """Async :meth:`read`."""
-        async for attempt in _async_store.retrying(f"Reading checkpoint {self.key!r}"):
+        async for attempt in _async_retrying(f"Reading checkpoint {self.key!r}"):
             with attempt:
                 return await _store.call_async(self.store, "get", self.key)
         raise AssertionError("unreachable")  # pragma: no cover - reraise=True
 
     async def awrite(self, value: Any) -> None:
         """Async :meth:`write`."""
-        async for attempt in _async_store.retrying(f"Saving checkpoint {self.key!r}"):
+        async for attempt in _async_retrying(f"Saving checkpoint {self.key!r}"):
             with attempt:
                 await _store.call_async(self.store, "set", self.key, value, retention=self.retention)
 
     async def adelete(self) -> None:
         """Async :meth:`delete`."""
-        async for attempt in _async_store.retrying(f"Deleting checkpoint {self.key!r}"):
+        async for attempt in _async_retrying(f"Deleting checkpoint {self.key!r}"):
             with attempt:
                 await _store.call_async(self.store, "delete", self.key)

@@ -7,7 +7,6 @@ the retry policy for failed writes live in one place.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 from collections.abc import Callable, Mapping
@@ -114,6 +113,20 @@ def current_context() -> Mapping[str, Any] | None:
         return None
 
 
+def _from_context(name: str, who: str, kind: str, stand_in: str) -> tuple[Any, Mapping[str, Any]]:
+    """``context[name]`` of the running task, or :class:`NoStoreError` saying how to supply one."""
+    require_airflow()
+    context = current_context()
+    found = None if context is None else context.get(name)
+    if found is None or context is None:
+        raise NoStoreError(
+            f"{who} needs {kind}, and none was found: it is not running inside an Airflow task. "
+            "Create it inside the task function (or execute()), or pass store=... "
+            f"(for unit tests: airflow_resumable.testing.{stand_in}())."
+        )
+    return found, context
+
+
 def task_store(store: TaskStore | None, *, who: str) -> TaskStore:
     """Return ``store``, or the running task's ``task_state_store``.
 
@@ -121,15 +134,7 @@ def task_store(store: TaskStore | None, *, who: str) -> TaskStore:
     """
     if store is not None:
         return store
-    require_airflow()
-    context = current_context()
-    found = None if context is None else context.get("task_state_store")
-    if found is None:
-        raise NoStoreError(
-            f"{who} needs a task state store, and none was found: it is not running inside an Airflow task. "
-            "Create it inside the task function (or execute()), or pass store=... "
-            "(for unit tests: airflow_resumable.testing.InMemoryTaskStateStore())."
-        )
+    found, _ = _from_context("task_state_store", who, "a task state store", "InMemoryTaskStateStore")
     return found  # type: ignore[no-any-return]
 
 
@@ -140,19 +145,13 @@ def asset_store(asset: Any, store: AssetStore | None, *, who: str) -> AssetStore
     """
     if store is not None:
         return store
-    require_airflow()
-    context = current_context()
-    stores = None if context is None else context.get("asset_state_store")
-    if stores is None:
-        raise NoStoreError(
-            f"{who} needs an asset state store, and none was found: it is not running inside an Airflow "
-            "task. Create it inside the task, or pass store=... "
-            "(for unit tests: airflow_resumable.testing.InMemoryAssetStateStore())."
-        )
+    stores, context = _from_context(
+        "asset_state_store", who, "an asset state store", "InMemoryAssetStateStore"
+    )
     try:
         return stores[asset]  # type: ignore[no-any-return]
     except KeyError:
-        task_id = getattr(context.get("ti"), "task_id", "this task") if context else "this task"
+        task_id = getattr(context.get("ti"), "task_id", "this task")
         raise InvalidValueError(
             f"{who}: asset {asset!r} is not an inlet or outlet of task {task_id!r}. "
             f"Declare it, e.g. @task(outlets=[{_asset_name(asset)}]) for a producer or inlets=[...] for a "
@@ -230,6 +229,8 @@ async def call_async(store: object, method: str, *args: Any, **kwargs: Any) -> A
     store's async methods fail (no ``asend`` on the in-process channel); the comms channel is thread-safe,
     so a thread keeps the event loop free in every case.
     """
+    import asyncio
+
     native = getattr(store, "a" + method, None)
     if native is not None and _native_async_usable():
         return await native(*args, **kwargs)
