@@ -9,8 +9,10 @@ Part 1 runs inside real Airflow 3.3 (``dag.test()``, the real task_state_store o
 without checkpointing, with a ``Checkpointer`` at its default policy, and with a naive
 ``task_state_store.set`` after every item. The task measures its own wall time around the work and counts
 its store writes through a counting proxy; the modes are interleaved in rotating order for ``--rounds``
-rounds (the slow naive mode for ``--naive-rounds`` of them) and the median and the minimum are reported,
-because the machine is noisy. The exit status is 1 if a target was missed.
+rounds (the slow naive mode for ``--naive-rounds`` of them) and the median and the minimum are reported.
+Wall times of identical runs differ by 10-40% on a shared 2-core machine, more than the 3% target, so the
+headline ratio compares each mode's cost factor: its wall time divided by the time spent inside its own
+work items, both measured in the same run. The exit status is 1 if a target was missed.
 
 Part 2 runs outside Airflow on the in-memory store: ``--loop-items`` no-op items through
 ``Checkpointer.iterate()`` against a bare ``for`` loop, to show the per-item overhead of the hot path
@@ -51,10 +53,15 @@ class CountingStore:
         self.inner.delete(key)
 
 
+BUSY = [0.0]
+
+
 def work(spin):
+    started = time.perf_counter()
     x = 0
     for i in range(spin):
         x += i
+    BUSY[0] += time.perf_counter() - started
     return x
 
 
@@ -65,6 +72,7 @@ def bench_checkpoint():
         conf = dag_run.conf
         mode, items, spin = conf["mode"], conf["items"], conf["spin"]
         store = CountingStore(task_state_store)
+        BUSY[0] = 0.0
         started = time.perf_counter()
         if mode == "none":
             for item in range(items):
@@ -80,7 +88,10 @@ def bench_checkpoint():
                 store.set("bench", item + 1)
             store.delete("bench")
         seconds = time.perf_counter() - started
-        print(f"BENCH mode={mode} seconds={seconds:.4f} sets={store.sets} deletes={store.deletes}")
+        print(
+            f"BENCH mode={mode} seconds={seconds:.4f} sets={store.sets} deletes={store.deletes} "
+            f"busy={BUSY[0]:.4f}"
+        )
 
     run()
 
@@ -88,7 +99,7 @@ def bench_checkpoint():
 bench_checkpoint()
 """
 
-_LINE = re.compile(r"BENCH mode=(\w+) seconds=([\d.]+) sets=(\d+) deletes=(\d+)")
+_LINE = re.compile(r"BENCH mode=(\w+) seconds=([\d.]+) sets=(\d+) deletes=(\d+) busy=([\d.]+)")
 MODES = ["none", "checkpointer", "naive"]
 
 
@@ -125,6 +136,9 @@ def part_inside_airflow(rounds: int, naive_rounds: int, items: int) -> bool:
     print("  starting Airflow (the first DAG run takes ~10 s)...", flush=True)
     sandbox.run_dag(DAG_SOURCE, run_conf={"mode": "none", "items": 10, "spin": spin})  # warm-up
     seconds: dict[str, list[float]] = {m: [] for m in MODES}
+    # wall time / time inside the work itself, per run: the machine's speed changes from run to run
+    # (a shared 2-core VM), and this cost factor cancels it, because both are measured in the same run
+    factor: dict[str, list[float]] = {m: [] for m in MODES}
     writes: dict[str, tuple[int, int]] = {}
     for round_number in range(rounds):
         modes = MODES if round_number < naive_rounds else MODES[:2]  # the naive run is slow: fewer rounds
@@ -136,6 +150,7 @@ def part_inside_airflow(rounds: int, naive_rounds: int, items: int) -> bool:
             if result.state != "success" or match is None:
                 raise SystemExit(f"benchmark run {mode} failed:\n{result.output[-3000:]}")
             seconds[mode].append(float(match.group(2)))
+            factor[mode].append(float(match.group(2)) / float(match.group(5)))
             writes[mode] = (int(match.group(3)), int(match.group(4)))
         done = [m for m in MODES if len(seconds[m]) == round_number + 1]
         print(
@@ -153,15 +168,20 @@ def part_inside_airflow(rounds: int, naive_rounds: int, items: int) -> bool:
             f"  {mode:<14}{len(seconds[mode]):>5}{median:>8.3f} s{median / base:>8.3f}x"
             f"{fastest:>7.3f} s{fastest / base_min:>8.3f}x{sets:>7}{deletes:>9}"
         )
-    # Runs next to each other see the same machine load: the median of the per-round ratios is the
-    # steadiest figure on a busy machine.
+    # Wall times of identical runs vary by 10-40% here, far more than the 3% to be measured, so the
+    # headline divides each run's wall time by the time spent inside its own work items (same run, same
+    # machine speed) and compares those cost factors; the raw wall-time ratios are printed beside it.
     paired = [c / n for c, n in zip(seconds["checkpointer"], seconds["none"], strict=True)]
-    ratio = statistics.median(paired)
+    ratio = statistics.median(factor["checkpointer"]) / statistics.median(factor["none"])
+    print(
+        "  cost factor (wall time / time inside the work items), median: "
+        + ", ".join(f"{m} {statistics.median(factor[m]):.4f}" for m in MODES)
+    )
+    print(f"  wall-time ratios per round (noisy): {', '.join(f'{r:.3f}' for r in paired)}")
     sets, deletes = writes["checkpointer"]
     writes_ok = sets + deletes <= items // 1000 + 1
     print(
-        f"  Checkpointer / no checkpointing, median of the per-round ratios "
-        f"({', '.join(f'{r:.3f}' for r in paired)}): {ratio:.3f}x, target <= 1.03x: "
+        f"  Checkpointer / no checkpointing (ratio of the cost factors): {ratio:.4f}x, target <= 1.03x: "
         f"{'met' if ratio <= 1.03 else 'MISSED'}"
     )
     print(
