@@ -8,33 +8,18 @@ store has no async methods).
 
 from __future__ import annotations
 
-import sys
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import tenacity
 
 from airflow_resumable import _store
+from airflow_resumable._store import never_expire
 
 if TYPE_CHECKING:
     from airflow_resumable._store import TaskStore
 
 __all__ = ["KeyIO", "never_expire"]
-
-
-def never_expire() -> timedelta:
-    """Airflow's ``NEVER_EXPIRE`` (the store compares it by identity), or ``timedelta.max`` without Airflow.
-
-    On Airflow 3.3 ``NEVER_EXPIRE`` *is* ``timedelta.max``; Airflow is only imported here when it is
-    already loaded, so a checkpoint on an in-memory store does not pay for importing it.
-    """
-    if "airflow.sdk" not in sys.modules:
-        return timedelta.max
-    try:
-        from airflow.sdk import NEVER_EXPIRE  # type: ignore[attr-defined]
-    except ImportError:  # pragma: no cover - Airflow < 3.3
-        return timedelta.max
-    return NEVER_EXPIRE  # type: ignore[no-any-return]
 
 
 def _async_retrying(what: str) -> tenacity.AsyncRetrying:

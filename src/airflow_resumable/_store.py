@@ -59,13 +59,18 @@ class AssetStore(Protocol):
 
 
 def never_expire() -> timedelta:
-    """Airflow's ``NEVER_EXPIRE`` retention (``timedelta.max``, recognised by identity)."""
-    try:
-        import airflow.sdk as sdk
-    except ImportError:  # pragma: no cover - the version guard reports this case
+    """Airflow's ``NEVER_EXPIRE`` retention (the store compares it by identity), or ``timedelta.max``.
+
+    On Airflow 3.3 ``NEVER_EXPIRE`` *is* ``timedelta.max``. Airflow is only asked when it is already loaded
+    (inside a task it is), so a helper on an in-memory store does not pay for importing it.
+    """
+    if "airflow.sdk" not in sys.modules:
         return timedelta.max
-    value: timedelta = getattr(sdk, "NEVER_EXPIRE", timedelta.max)
-    return value
+    try:
+        from airflow.sdk import NEVER_EXPIRE  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - Airflow < 3.3 (the version guard reports this case)
+        return timedelta.max
+    return NEVER_EXPIRE  # type: ignore[no-any-return]
 
 
 def _parse_version(text: str) -> tuple[int, int]:

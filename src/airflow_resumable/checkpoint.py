@@ -230,6 +230,8 @@ class Checkpointer:
 
     def _apply_loaded(self, raw: Any) -> None:
         with self._lock:
+            if self._loaded:  # another thread loaded meanwhile and may have recorded progress since
+                return
             self._start_fresh()
             self._loaded = True
             if raw is None:
@@ -781,7 +783,9 @@ class Checkpointer:
         value, changes, items, pos = prepared
         fresh = items - self._committed_items
         elapsed = self._schedule.elapsed()
-        self._written_changes = max(self._written_changes, changes)
+        # Not max(): the store holds what landed last. An async write landing after a newer sync one leaves
+        # older progress stored, and the next commit (or the end of the block) must write again.
+        self._written_changes = changes
         self._committed_items, self._committed_pos = items, pos
         self._stored = True
         self._schedule.restart(items)

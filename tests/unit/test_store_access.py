@@ -100,3 +100,26 @@ def test_call_async_uses_a_thread_for_sync_only_stores() -> None:
     store = InMemoryTaskStateStore()
     asyncio.run(_store.call_async(store, "set", "k", 1))
     assert asyncio.run(_store.call_async(store, "get", "k")) == 1
+
+
+def test_never_expire_is_one_helper_that_does_not_import_airflow() -> None:
+    import subprocess
+    import sys
+
+    from airflow_resumable import _checkpoint_io
+    from airflow_resumable.jobs import base
+
+    # One definition serves the checkpoints, the job operators and the in-memory stores.
+    assert _checkpoint_io.never_expire is _store.never_expire
+    assert not hasattr(base, "_forever")
+    from airflow.sdk import NEVER_EXPIRE  # type: ignore[attr-defined]
+
+    assert _store.never_expire() is NEVER_EXPIRE  # Airflow loaded: its own constant
+    # Outside a task Airflow is not loaded, and asking for the retention must not load it.
+    code = (
+        "import sys; from airflow_resumable._store import never_expire; from datetime import timedelta; "
+        "assert never_expire() is timedelta.max; "
+        "print(sorted(m for m in sys.modules if m.startswith('airflow.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

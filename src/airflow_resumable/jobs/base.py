@@ -35,7 +35,7 @@ import inspect
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import tenacity
@@ -479,7 +479,7 @@ class DurableJobMixin(ResumableJobMixin):
             store.set,
             key,
             value,
-            retention=_forever(),
+            retention=_store.never_expire(),
         )
 
     def _record_submitted(self, store: Any, intent: Mapping[str, Any], external_id: Any) -> None:
@@ -590,14 +590,6 @@ class DurableJobMixin(ResumableJobMixin):
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
-def _forever() -> timedelta:
-    try:
-        from airflow.sdk import NEVER_EXPIRE  # type: ignore[attr-defined]
-    except ImportError:  # pragma: no cover - Airflow < 3.3 has no state stores at all
-        return timedelta.max
-    return cast("timedelta", NEVER_EXPIRE)
-
-
 def _submitted_at(intent: Mapping[str, Any]) -> datetime | None:
     """When ``intent`` was recorded (a naive time is read as UTC); ``None`` without a readable time."""
     raw = intent.get("submitted_at")

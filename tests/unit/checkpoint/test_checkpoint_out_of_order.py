@@ -3,6 +3,7 @@ it is stored as compact runs, and a retry skips both."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 import time
@@ -217,3 +218,72 @@ def test_done_and_advance_do_not_mix(task_state_store: InMemoryTaskStateStore) -
             ckpt.advance(5)
         with pytest.raises(CheckpointError, match="out-of-order progress"):
             ckpt.iterate([1, 2], key=lambda n: n)
+
+
+class _GatedStore:
+    """A task store whose calls of ``method`` numbered in ``gated`` set ``entered`` and wait for ``go``."""
+
+    def __init__(self, inner: InMemoryTaskStateStore, method: str, gated: set[int]) -> None:
+        self.inner, self.method, self.gated = inner, method, gated
+        self.calls = 0
+        self.entered = threading.Event()
+        self.go = threading.Event()
+
+    def _gate(self, method: str) -> None:
+        if method != self.method:
+            return
+        self.calls += 1
+        if self.calls in self.gated:
+            self.entered.set()
+            assert self.go.wait(10)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._gate("get")
+        return self.inner.get(key, default)
+
+    def set(self, key: str, value: Any, *, retention: Any = None) -> None:
+        self._gate("set")
+        self.inner.set(key, value, retention=retention)
+
+    def delete(self, key: str) -> None:
+        self.inner.delete(key)
+
+
+def test_concurrent_first_calls_of_done_do_not_load_twice(task_state_store: InMemoryTaskStateStore) -> None:
+    # Two threads call done() before anything was loaded: the slower load must not wipe the faster
+    # thread's progress.
+    store = _GatedStore(task_state_store, "get", {1})
+    ckpt = Checkpointer("items", store=store, commit=every(1000))  # type: ignore[arg-type]
+    slow = threading.Thread(target=ckpt.done, args=(2,))
+    slow.start()
+    assert store.entered.wait(10)  # the slow thread is reading, nothing loaded yet
+    fast = threading.Thread(target=ckpt.done, args=(1,))
+    fast.start()
+    fast.join(10)
+    store.go.set()
+    slow.join(10)
+    assert ckpt.items_done == 2
+    ckpt.commit()
+    assert task_state_store.get("items")["position"] == 2
+
+
+def test_an_async_commit_landing_late_does_not_leave_older_progress_stored(
+    task_state_store: InMemoryTaskStateStore,
+) -> None:
+    # acommit() writes outside the thread lock; a done() in a worker thread (track() with a thread pool)
+    # may write newer progress meanwhile. The older write landing last must not be taken as the newest.
+    store = _GatedStore(task_state_store, "set", {1})
+
+    async def main() -> None:
+        async with Checkpointer("items", store=store, commit=every(1)) as ckpt:  # type: ignore[arg-type]
+            first = asyncio.create_task(ckpt.adone(1))  # its write (position 1) waits for the gate
+            assert await asyncio.to_thread(store.entered.wait, 10)
+            await asyncio.to_thread(ckpt.done, 2)  # writes position 2 and returns
+            assert task_state_store.get("items")["position"] == 2
+            store.go.set()
+            await first  # position 1 lands now, over position 2
+            raise RuntimeError("the task fails")
+
+    with pytest.raises(RuntimeError, match="the task fails"):
+        asyncio.run(main())
+    assert task_state_store.get("items")["position"] == 2  # saved on the way out: the retry redoes nothing
