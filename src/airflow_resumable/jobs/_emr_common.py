@@ -46,12 +46,15 @@ class JobStates:
     failed: frozenset[str]
 
     def is_known(self, state: str) -> bool:
+        """Whether ``state`` is one this service documents."""
         return state in self.active or state in self.succeeded or state in self.failed
 
     def is_active(self, state: str) -> bool:
+        """Not terminal: unknown states count as active, so a retry reconnects rather than duplicates."""
         return state not in self.succeeded and state not in self.failed
 
     def is_succeeded(self, state: str) -> bool:
+        """Whether ``state`` is the service's success state."""
         return state in self.succeeded
 
 

@@ -83,6 +83,7 @@ class _EmrDurable(DurableJobMixin):
         botocore_config: dict[str, Any] | None
 
     def is_job_active(self, status: str) -> bool:
+        """Whether ``status`` is still running; an unknown state counts as active (logged), never as done."""
         if not self.job_states.is_known(status):
             self.log.warning(
                 "Unknown job state, treating it as still running",
@@ -92,6 +93,7 @@ class _EmrDurable(DurableJobMixin):
         return self.job_states.is_active(status)
 
     def is_job_succeeded(self, status: str) -> bool:
+        """Whether ``status`` is this service's success state."""
         return self.job_states.is_succeeded(status)
 
     def is_job_not_found(self, error: BaseException) -> bool:
@@ -147,6 +149,7 @@ class EmrServerlessStartJobOperator(_EmrDurable, _provider.EmrServerlessStartJob
     default_job_name = "emr_serverless_job_airflow"
 
     def execute(self, context: Context, event: dict[str, Any] | None = None) -> str | None:
+        """Durable start: decide, then reconnect, return, or submit once with the write-ahead token."""
         if not self.durable:
             return super().execute(context, event)
         if not self.deferrable:
@@ -193,6 +196,7 @@ class EmrServerlessStartJobOperator(_EmrDurable, _provider.EmrServerlessStartJob
 
     # -- the six methods -----------------------------------------------------------------------------
     def submit_job(self, context: Context) -> JsonValue:
+        """Start the job run with the derived ``clientToken`` and the token marker in its name."""
         token = self._require_token()
         self._start_application(context)
         config = dict(self.config)
@@ -224,10 +228,12 @@ class EmrServerlessStartJobOperator(_EmrDurable, _provider.EmrServerlessStartJob
         return job_id
 
     def get_job_status(self, external_id: JsonValue, context: Context) -> str:
+        """The job run's state from GetJobRun (retried on throttling; not found -> resubmit)."""
         run = self.hook.conn.get_job_run(applicationId=self.application_id, jobRunId=str(external_id))
         return str(run["jobRun"]["state"])
 
     def poll_until_complete(self, external_id: JsonValue, context: Context) -> None:
+        """Wait for the job run like the provider does; raise if it ends in a failed state."""
         job_id = str(external_id)
         self._adopt(job_id, context)
         if not self.wait_for_completion:
@@ -252,6 +258,7 @@ class EmrServerlessStartJobOperator(_EmrDurable, _provider.EmrServerlessStartJob
             raise
 
     def get_job_result(self, external_id: JsonValue, context: Context) -> Any:
+        """The job run id, as the provider's operator returns it."""
         job_id = str(external_id)
         self._adopt(job_id, context)
         return job_id
@@ -338,6 +345,7 @@ class EmrContainerOperator(_EmrDurable, _provider.EmrContainerOperator):
     job_states = common.CONTAINERS_STATES
 
     def execute(self, context: Context) -> str | None:
+        """Durable start: decide, then reconnect, return, or submit once with the write-ahead token."""
         if not self.durable:
             return super().execute(context)
         if not self.deferrable:
@@ -377,6 +385,7 @@ class EmrContainerOperator(_EmrDurable, _provider.EmrContainerOperator):
 
     # -- the six methods -----------------------------------------------------------------------------
     def submit_job(self, context: Context) -> JsonValue:
+        """Start the job run with the derived ``clientToken`` and the ``airflow-resumable-token`` tag."""
         token = self._require_token()
         overrides = self.configuration_overrides
         if self.openlineage_inject_parent_job_info:
@@ -400,10 +409,12 @@ class EmrContainerOperator(_EmrDurable, _provider.EmrContainerOperator):
         return self.job_id
 
     def get_job_status(self, external_id: JsonValue, context: Context) -> str:
+        """The job run's state from DescribeJobRun (retried on throttling; not found -> resubmit)."""
         run = self.hook.conn.describe_job_run(virtualClusterId=self.virtual_cluster_id, id=str(external_id))
         return str(run["jobRun"]["state"])
 
     def poll_until_complete(self, external_id: JsonValue, context: Context) -> None:
+        """Wait for the job run like the provider does; raise if it ends in a failed state."""
         self.job_id = str(external_id)
         if not self.wait_for_completion:
             return
@@ -420,6 +431,7 @@ class EmrContainerOperator(_EmrDurable, _provider.EmrContainerOperator):
             )
 
     def get_job_result(self, external_id: JsonValue, context: Context) -> Any:
+        """The job run id, as the provider's operator returns it."""
         self.job_id = str(external_id)
         return self.job_id
 
@@ -465,6 +477,7 @@ class EmrAddStepsOperator(_EmrDurable, _provider.EmrAddStepsOperator):
     _job_flow_id_resolved: str | None = None
 
     def execute(self, context: Context) -> list[str]:
+        """Durable add: reconnect to steps already on the cluster and add only the missing ones."""
         if not self.durable:
             return super().execute(context)
         self._rendered_steps(context)  # bad steps fail here, before anything is stored or added
@@ -493,6 +506,7 @@ class EmrAddStepsOperator(_EmrDurable, _provider.EmrAddStepsOperator):
 
     # -- the six methods -----------------------------------------------------------------------------
     def submit_job(self, context: Context) -> JsonValue:
+        """Add the steps, each Name carrying ``[<token>/<index>]`` so a retry can find it with ListSteps."""
         token = self._require_token()
         job_flow_id = self._cluster()
         steps = self._rendered_steps(context)
@@ -522,6 +536,7 @@ class EmrAddStepsOperator(_EmrDurable, _provider.EmrAddStepsOperator):
         return {"job_flow_id": job_flow_id, "step_ids": [found[i] for i in range(len(steps))]}
 
     def get_job_status(self, external_id: JsonValue, context: Context) -> str:
+        """The combined state of the steps: failed if any failed, active while any runs, else completed."""
         job_flow_id, step_ids = _steps_of(external_id)
         states: dict[str, str] = {}
         for start in range(0, len(step_ids), 10):  # ListSteps takes at most ten ids
@@ -534,6 +549,7 @@ class EmrAddStepsOperator(_EmrDurable, _provider.EmrAddStepsOperator):
         return common.aggregate_step_state(states[step_id] for step_id in step_ids)
 
     def poll_until_complete(self, external_id: JsonValue, context: Context) -> None:
+        """Wait for every step like the provider does (when ``wait_for_completion``); raise on failure."""
         if not self.wait_for_completion:
             return
         job_flow_id, step_ids = _steps_of(external_id)
@@ -558,6 +574,7 @@ class EmrAddStepsOperator(_EmrDurable, _provider.EmrAddStepsOperator):
                 raise
 
     def get_job_result(self, external_id: JsonValue, context: Context) -> Any:
+        """The step ids, in the provider's result shape."""
         return _steps_of(external_id)[1]
 
     def find_submitted_job(
