@@ -69,3 +69,23 @@ def test_failed_run_is_reported_not_raised(airflow_sandbox) -> None:  # type: ig
     assert result.state == "failed"
     assert result.states("boom") == ["failed"]
     assert "RuntimeError: boom" in result.output
+
+
+def test_library_log_records_are_captured(airflow_sandbox) -> None:  # type: ignore[no-untyped-def]
+    result = airflow_sandbox.run_dag(
+        """
+        import logging
+        from airflow.sdk import dag, task
+
+        @dag(schedule=None)
+        def logging_dag():
+            @task
+            def talk():
+                logging.getLogger("airflow_resumable.sandbox_check").warning("SANDBOX-LOG %s", 42)
+            talk()
+
+        logging_dag()
+        """
+    )
+    assert result.state == "success"
+    assert "SANDBOX-LOG 42" in result.output

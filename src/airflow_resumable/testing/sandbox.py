@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -303,9 +304,20 @@ class _Tee(io.TextIOBase):
 
 @contextlib.contextmanager
 def _capture(*, echo: bool) -> Iterator[io.StringIO]:
-    """Collect what the run prints (task prints and task logs) into a buffer."""
+    """Collect what the run prints (task prints and task logs) into a buffer.
+
+    Standard-library log records are collected by a root handler as well, because handlers configured
+    before the run hold the stream they were given then and would bypass the redirection.
+    """
     buffer = io.StringIO()
     out = _Tee(buffer, sys.stdout if echo else None)
     err = _Tee(buffer, sys.stderr if echo else None)
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        yield buffer
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            yield buffer
+    finally:
+        root.removeHandler(handler)
