@@ -1,4 +1,5 @@
-"""Fixtures for the EMR operator tests: a local moto server, fresh EMR resources, and a task context.
+"""Fixtures for the EMR operator tests: a task context (the local moto server and fresh EMR resources come
+from tests/conftest.py).
 
 The operators run outside Airflow here (``execute(context)`` called directly, with an in-memory
 ``task_state_store``), but every AWS call is the Amazon provider's real hook talking to the local server.
@@ -6,16 +7,12 @@ The operators run outside Airflow here (``execute(context)`` called directly, wi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
-import moto_server
 from airflow_resumable.testing import InMemoryStateBackend, make_context
 from airflow_resumable.testing.context import FakeTaskInstance
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 
 class LinkRecordingTaskInstance(FakeTaskInstance):
@@ -27,28 +24,6 @@ class LinkRecordingTaskInstance(FakeTaskInstance):
 
     def xcom_push(self, key: str, value: Any, **_: Any) -> None:
         self.xcoms[key] = value
-
-
-@pytest.fixture(scope="session")
-def aws() -> Iterator[str]:
-    """The local AWS endpoint; ``aws_default`` (``AIRFLOW_CONN_AWS_DEFAULT``) points at it."""
-    with moto_server.aws_environment() as url:
-        yield url
-
-
-@pytest.fixture
-def application(aws: str) -> str:
-    return moto_server.create_serverless_application()
-
-
-@pytest.fixture
-def virtual_cluster(aws: str) -> str:
-    return moto_server.create_virtual_cluster()
-
-
-@pytest.fixture
-def cluster(aws: str) -> str:
-    return moto_server.create_cluster()
 
 
 @pytest.fixture
