@@ -1,5 +1,5 @@
 """Project-wide test setup: keep every Airflow import away from the user's real AIRFLOW_HOME, and the local
-AWS (moto) fixtures shared by the EMR unit and DAG tests.
+stand-ins shared by the job tests: AWS (moto) for EMR, a Jobs API server for Databricks.
 
 The fixtures themselves (``task_state_store``, ``context``, ``airflow_sandbox``...) come from the
 library's own pytest plugin, ``airflow_resumable.testing.pytest_plugin``, exactly as DAG authors get them.
@@ -15,6 +15,8 @@ import pytest
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from databricks_server import FakeDatabricks
 
 # Before anything imports airflow: a scratch home, examples off. The airflow_sandbox fixture then gives
 # each test its own migrated SQLite database.
@@ -53,3 +55,11 @@ def cluster(aws: str) -> str:
     import moto_server
 
     return moto_server.create_cluster()
+
+
+@pytest.fixture
+def databricks(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDatabricks]:
+    """A local Databricks Jobs API stand-in behind the ``databricks_default`` connection."""
+    from databricks_server import serve
+
+    yield from serve(monkeypatch)

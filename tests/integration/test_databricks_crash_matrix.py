@@ -12,24 +12,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from databricks_server import FakeDatabricks, serve
-
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from airflow_resumable.testing.databricks_server import FakeDatabricks
 
-pytestmark = [
-    pytest.mark.airflow,
-    # the provider's own deprecation warnings, not ours
-    pytest.mark.filterwarnings("ignore:ProvidersManager.hooks is deprecated"),
-    pytest.mark.filterwarnings("ignore:The 'auth' parameter is deprecated"),
-    pytest.mark.filterwarnings("ignore:BasicAuth is deprecated"),
-]
-
-
-@pytest.fixture
-def databricks(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDatabricks]:
-    """A local Databricks Jobs API stand-in behind the ``databricks_default`` connection."""
-    yield from serve(monkeypatch)
+pytestmark = pytest.mark.airflow
 
 
 DAG = '''

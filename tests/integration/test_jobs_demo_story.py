@@ -9,10 +9,7 @@ import pytest
 
 from airflow_resumable.demo.story_jobs import CONN, STORY
 
-pytestmark = [
-    pytest.mark.airflow,
-    pytest.mark.filterwarnings("ignore:ProvidersManager.hooks is deprecated"),
-]
+pytestmark = pytest.mark.airflow
 
 
 def test_story_turns_out_as_expected_and_narrates_each_try(airflow_sandbox, monkeypatch):

@@ -5,28 +5,14 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
-from databricks_server import FakeDatabricks, serve
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-pytestmark = [
-    pytest.mark.airflow,
-    pytest.mark.filterwarnings("ignore:ProvidersManager.hooks is deprecated"),
-]
+pytestmark = pytest.mark.airflow
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples" / "jobs"
 TOY = EXAMPLES / "toy_jobs.py"
 DATABRICKS = EXAMPLES / "databricks_dag.py"
-
-
-@pytest.fixture
-def databricks(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDatabricks]:
-    yield from serve(monkeypatch)
 
 
 def test_every_jobs_example_is_run_here() -> None:

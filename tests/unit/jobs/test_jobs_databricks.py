@@ -10,7 +10,7 @@ import inspect
 import subprocess
 import sys
 import textwrap
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from airflow.providers.databricks.operators import databricks as provider
@@ -19,24 +19,6 @@ from airflow_resumable.errors import InvalidValueError
 from airflow_resumable.jobs.base import Decision, DurableJobMixin
 from airflow_resumable.jobs.databricks import DatabricksRunNowOperator, DatabricksSubmitRunOperator
 from airflow_resumable.testing import make_context, on_write
-from databricks_server import FakeDatabricks, serve
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-pytestmark = [
-    # the provider's own deprecation warnings, not ours
-    pytest.mark.filterwarnings("ignore:ProvidersManager.hooks is deprecated"),
-    pytest.mark.filterwarnings("ignore:The 'auth' parameter is deprecated"),
-    pytest.mark.filterwarnings("ignore:BasicAuth is deprecated"),
-]
-
-
-@pytest.fixture
-def databricks(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDatabricks]:
-    """A local Databricks Jobs API stand-in behind the ``databricks_default`` connection."""
-    yield from serve(monkeypatch)
-
 
 FAST = {"polling_period_seconds": 0, "databricks_retry_limit": 1, "do_xcom_push": False}
 
