@@ -2,8 +2,9 @@
 
 A loop hands out one item at a time. The item is *complete* when the loop is asked for the next one; the
 item handed out last is *in flight* until then, and how the ``with`` block ends decides its fate (done
-after a normal exit or a ``break``, not done after an exception). A :class:`Run` records all of that for
-its :class:`~airflow_resumable.Checkpointer`, which folds it into the checkpoint.
+after a normal exit or a ``break``, not done after an exception). A :class:`Run` records all of that, and
+:class:`CheckpointLoops`, the checkpointer's loop bookkeeping, folds the runs into the checkpoint: it is the
+one place that decides when an item counts as done.
 
 The sync loop is a generator, the fastest thing Python has for this: per item one ``yield``, one
 attribute store and one comparison. When the ``for`` statement that drives it goes away (a ``break``, an
@@ -14,39 +15,23 @@ only finalised later by the event loop, and the checkpoint must know at once.
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+import logging
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sized
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from airflow_resumable._codec import Codec, describe
+from airflow_resumable._checkpoint_core import CheckpointCore
+from airflow_resumable._checkpoint_positions import NOTHING, SKIP, Keyed, Ordinal
 from airflow_resumable.errors import CheckpointError, InvalidValueError
 
 if TYPE_CHECKING:
-    from airflow_resumable._checkpoint_ranges import Ranges
+    import weakref
 
-__all__ = [
-    "NOTHING",
-    "SKIP",
-    "AsyncLoop",
-    "Keyed",
-    "LoopOwner",
-    "Ordinal",
-    "Run",
-    "encode",
-    "iter_fast",
-    "iter_placed",
-]
+__all__ = ["AsyncLoop", "CheckpointLoops", "LoopOwner", "Run", "iter_fast", "iter_placed"]
+
+log = logging.getLogger("airflow_resumable.checkpoint")
 
 T = TypeVar("T")
-
-
-class _Skip:
-    """Marks an item that an earlier try already finished."""
-
-
-SKIP: Any = _Skip()
-NOTHING: Any = object()
 
 
 class LoopOwner(Protocol):
@@ -110,74 +95,6 @@ class Run:
     def is_open(self) -> bool:
         """Code still iterates this loop: it holds an item and its iterator is alive."""
         return self.holds_item() and self.ref is not None and self.ref() is not None
-
-
-class Ordinal:
-    """Default positions: the n-th item (from 1) has position n; skip those already done."""
-
-    __slots__ = ("base", "index", "pending")
-
-    def __init__(self, base: int, pending: Ranges | None) -> None:
-        self.base, self.pending, self.index = base, pending, 0
-
-    def __call__(self, item: object) -> Any:
-        self.index += 1
-        i = self.index
-        if i <= self.base or (self.pending is not None and i in self.pending):
-            return SKIP
-        return i
-
-
-class Keyed:
-    """Positions from ``key(item)``: they must increase strictly; those up to ``resume`` are done."""
-
-    __slots__ = ("checked", "codec", "key", "name", "prev", "resume")
-
-    def __init__(self, key: Callable[[Any], Any], resume: Any, codec: Codec[Any], name: str) -> None:
-        self.key, self.resume, self.codec, self.name = key, resume, codec, name
-        self.prev: Any = NOTHING
-        self.checked = False
-
-    def __call__(self, item: object) -> Any:
-        pos = self.key(item)
-        if pos is None:
-            raise InvalidValueError(
-                f"Checkpointer {self.name!r}: key({describe(item)}) returned None; it must return the item's "
-                "position (an int, str, datetime, tuple...)."
-            )
-        try:
-            if self.prev is not NOTHING and not pos > self.prev:
-                raise CheckpointError(
-                    f"Checkpointer {self.name!r}: iterate(key=...) needs items sorted by a strictly "
-                    f"increasing key, but {describe(pos)} came after {describe(self.prev)}. Sort the input, "
-                    "or make the key unique with a tie-breaker, e.g. key=lambda r: (r.updated_at, r.id)."
-                )
-            done = self.resume is not None and not pos > self.resume
-        except TypeError as exc:
-            raise CheckpointError(
-                f"Checkpointer {self.name!r}: position {describe(pos)} cannot be compared with "
-                f"{describe(self.prev if self.prev is not NOTHING else self.resume)} ({exc}). Positions "
-                "from key= must all be of one orderable type (and of the type stored by earlier tries)."
-            ) from None
-        self.prev = pos
-        if done:
-            return SKIP
-        if not self.checked:
-            encode(self.codec, pos, f"Checkpointer {self.name!r}: position")
-            self.checked = True
-        return pos
-
-
-def encode(codec: Codec[Any], value: Any, what: str) -> Any:
-    """Encode with the codec, turning any failure into :class:`InvalidValueError` (before any write)."""
-    try:
-        return codec.encode(value)
-    except InvalidValueError as exc:
-        raise InvalidValueError(f"{what}: {exc}") from None
-    except Exception as exc:
-        raise InvalidValueError(
-            f"{what} {describe(value)} could not be encoded by the codec: {exc!r}"
-        ) from exc
 
 
 def iter_fast(owner: LoopOwner, run: Run, items: Iterable[T]) -> Iterator[T]:
@@ -270,3 +187,115 @@ class AsyncLoop(Generic[T]):
             raise
         run.finished = True
         raise StopAsyncIteration
+
+
+class CheckpointLoops(CheckpointCore):
+    """The loop bookkeeping of a checkpointer: its runs, their in-flight items, and settling them."""
+
+    def _new_run(self, key: Callable[[Any], Any] | None, items: object, *, is_async: bool) -> tuple[Run, Any]:
+        if key is not None and not callable(key):
+            raise InvalidValueError(f"iterate(key=...) must be a function of the item, got {key!r}.")
+        self._settle_runs("iterate()")
+        with self._lock:
+            if key is not None:
+                if self._pending:
+                    raise CheckpointError(
+                        f"Checkpointer {self.key!r} holds out-of-order progress (from done()); iterate it "
+                        "with the default positions, or use remaining() and done()."
+                    )
+                run = Run("positions", pos=self._pos, is_async=is_async)
+                place: Any = Keyed(key, self._pos, self._codec, self.key)
+            else:
+                base = self._int_position("iterate()")
+                self._warn_if_short(items, base)
+                if self._pending:
+                    run = Run("pending", base, is_async=is_async)
+                    place = Ordinal(base, self._pending.copy())
+                else:
+                    run = Run("positions" if is_async else "fast", base, pos=base, is_async=is_async)
+                    place = Ordinal(base, None)
+            run.limit = self._schedule.next_check(self._items) - self._items
+            return run, place
+
+    def _warn_if_short(self, items: object, base: int) -> None:
+        size = len(items) if isinstance(items, Sized) else None
+        if size is not None and size < base:
+            log.warning(
+                "Checkpoint %r: earlier tries finished %d items but only %d were given, so nothing is left "
+                "to do. If the input changed, pass fingerprint= so stale progress is discarded.",
+                self.key,
+                base,
+                size,
+            )
+
+    def _complete(self, run: Run, pos: Any) -> bool:
+        """Record that the item at ``pos`` is done; return whether the commit policy must be asked."""
+        if run.kind == "pending":
+            return self._mark_done(pos)
+        run.pos = pos
+        run.done += 1
+        return run.done >= run.limit
+
+    def _tick(self, run: Run) -> int:
+        """The loop reached its check point: commit if the policy says so, and return the next check point."""
+        with self._lock:
+            self._sync(run)
+            if run.kind == "pending" or self._schedule.due(self._items):
+                self._commit_locked()
+            run.limit = self._schedule.next_check(self._items) - (self._items - run.done)
+            return run.limit
+
+    async def _atick(self, run: Run) -> None:
+        with self._lock:
+            self._sync(run)
+            due = run.kind == "pending" or self._schedule.due(self._items)
+        if due:
+            await self._acommit()
+        with self._lock:
+            run.limit = self._schedule.next_check(self._items) - (self._items - run.done)
+
+    def _sync(self, run: Run) -> None:
+        """Fold a loop's completed items into the checkpoint's state (lock held)."""
+        delta = run.done - run.synced
+        if delta and run.kind != "pending":
+            run.synced = run.done
+            self._items += delta
+            self._pos = run.base + run.done if run.kind == "fast" else run.pos
+            self._changes += 1
+
+    def _sync_runs(self) -> None:
+        for run in self._runs:
+            self._sync(run)
+        self._runs = [run for run in self._runs if not run.finished or run.holds_item()]
+
+    def _close_runs(self, *, completed: bool) -> None:
+        """End every loop; an item still in flight counts as done only if ``completed``."""
+        with self._lock:
+            for run in self._runs:
+                if run.holds_item() and completed:
+                    if run.kind == "fast":
+                        run.done += 1
+                    elif run.kind == "pending":
+                        self._mark_done(run.cur)
+                    else:
+                        run.pos = run.cur
+                        run.done += 1
+                run.settled = True
+                iterator = run.ref() if run.ref is not None else None
+                if iterator is not None and hasattr(iterator, "close"):
+                    iterator.close()
+                run.finished = True
+            self._sync_runs()
+
+    def _settle_runs(self, what: str) -> None:
+        """Before a new loop or manual progress: refuse while a loop is still iterated (nested use), and
+        count the in-flight item of a loop that was left (``break``) as done: the code moved on."""
+        with self._lock:
+            self._sync_runs()
+            if any(run.is_open() for run in self._runs):
+                raise CheckpointError(
+                    f"Checkpointer {self.key!r}: {what} was called while an iterate() loop over it is still "
+                    "going. One Checkpointer tracks one loop: give a nested loop its own Checkpointer and "
+                    "key, and record progress either with iterate() or with advance()/done(), not both."
+                )
+            self._close_runs(completed=True)

@@ -1,0 +1,94 @@
+"""Positions of the items a :class:`~airflow_resumable.Checkpointer` loop hands out, and which to skip.
+
+:class:`Ordinal` numbers the items from 1 (the default positions); :class:`Keyed` takes them from the
+user's ``key=`` function, checks that they increase, and compares them the way they are stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from airflow_resumable._codec import Codec, describe
+from airflow_resumable.errors import CheckpointError, InvalidValueError
+
+if TYPE_CHECKING:
+    from airflow_resumable._checkpoint_ranges import Ranges
+
+__all__ = ["NOTHING", "SKIP", "Keyed", "Ordinal", "encode"]
+
+
+class _Skip:
+    """Marks an item that an earlier try already finished."""
+
+
+SKIP: Any = _Skip()
+NOTHING: Any = object()
+
+
+class Ordinal:
+    """Default positions: the n-th item (from 1) has position n; skip those already done."""
+
+    __slots__ = ("base", "index", "pending")
+
+    def __init__(self, base: int, pending: Ranges | None) -> None:
+        self.base, self.pending, self.index = base, pending, 0
+
+    def __call__(self, item: object) -> Any:
+        self.index += 1
+        i = self.index
+        if i <= self.base or (self.pending is not None and i in self.pending):
+            return SKIP
+        return i
+
+
+class Keyed:
+    """Positions from ``key(item)``: they must increase strictly; those up to ``resume`` are done."""
+
+    __slots__ = ("checked", "codec", "key", "name", "prev", "resume")
+
+    def __init__(self, key: Callable[[Any], Any], resume: Any, codec: Codec[Any], name: str) -> None:
+        self.key, self.resume, self.codec, self.name = key, resume, codec, name
+        self.prev: Any = NOTHING
+        self.checked = False
+
+    def __call__(self, item: object) -> Any:
+        pos = self.key(item)
+        if pos is None:
+            raise InvalidValueError(
+                f"Checkpointer {self.name!r}: key({describe(item)}) returned None; it must return the item's "
+                "position (an int, str, datetime, tuple...)."
+            )
+        try:
+            if self.prev is not NOTHING and not pos > self.prev:
+                raise CheckpointError(
+                    f"Checkpointer {self.name!r}: iterate(key=...) needs items sorted by a strictly "
+                    f"increasing key, but {describe(pos)} came after {describe(self.prev)}. Sort the input, "
+                    "or make the key unique with a tie-breaker, e.g. key=lambda r: (r.updated_at, r.id)."
+                )
+            done = self.resume is not None and not pos > self.resume
+        except TypeError as exc:
+            raise CheckpointError(
+                f"Checkpointer {self.name!r}: position {describe(pos)} cannot be compared with "
+                f"{describe(self.prev if self.prev is not NOTHING else self.resume)} ({exc}). Positions "
+                "from key= must all be of one orderable type (and of the type stored by earlier tries)."
+            ) from None
+        self.prev = pos
+        if done:
+            return SKIP
+        if not self.checked:
+            encode(self.codec, pos, f"Checkpointer {self.name!r}: position")
+            self.checked = True
+        return pos
+
+
+def encode(codec: Codec[Any], value: Any, what: str) -> Any:
+    """Encode with the codec, turning any failure into :class:`InvalidValueError` (before any write)."""
+    try:
+        return codec.encode(value)
+    except InvalidValueError as exc:
+        raise InvalidValueError(f"{what}: {exc}") from None
+    except Exception as exc:
+        raise InvalidValueError(
+            f"{what} {describe(value)} could not be encoded by the codec: {exc!r}"
+        ) from exc
