@@ -1,20 +1,25 @@
-"""What the three EMR operators share: state maps, error classification, markers and the discovery window.
+"""What the three EMR operators share: state maps, error classification, markers, the discovery window
+and the durable mixin their operator classes start from.
 
-Kept apart from :mod:`airflow_resumable.jobs.emr` so it can be read (and unit-tested) without the
-operators: nothing here imports the Amazon provider or botocore.
+One module per service builds on it (:mod:`airflow_resumable.jobs.emr_serverless`,
+:mod:`airflow_resumable.jobs.emr_containers`, :mod:`airflow_resumable.jobs.emr_steps`); nothing here
+imports the Amazon provider or botocore, so it can be read (and unit-tested) without them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_resumable.errors import JobError
 from airflow_resumable.jobs import _errors
+from airflow_resumable.jobs.base import DurableJobMixin
 
 __all__ = [
     "CONTAINERS_STATES",
+    "PROVIDER_MISSING",
     "SERVERLESS_STATES",
     "STEP_STATES",
     "TOKEN_TAG",
@@ -26,6 +31,15 @@ __all__ = [
     "is_aws_not_found",
     "with_marker",
 ]
+
+PROVIDER_MISSING = (
+    "airflow_resumable.jobs.emr needs the Amazon provider (apache-airflow-providers-amazon>=9.39), "
+    "which could not be imported ({error}). Install it with: pip install 'airflow-resumable[amazon]'"
+)
+"""The message of the ImportError each EMR module raises without the provider (``{error}``: the cause)."""
+
+MAX_PAGES = 40
+"""Pages of ListJobRuns / ListSteps (50 entries each) a search reads before giving up on a marker."""
 
 TOKEN_TAG = "airflow-resumable-token"
 """Tag key under which EMR Serverless and EMR on EKS job runs carry their submission token."""
@@ -163,3 +177,79 @@ creation times to the day). It only bounds how much history is scanned, never wh
 def created_after(submitted_at: datetime | None) -> datetime | None:
     """The lower bound for a search for a submission recorded at ``submitted_at`` (``None``: unbounded)."""
     return None if submitted_at is None else submitted_at - DISCOVERY_SLACK
+
+
+# -- the shared operator mixin ---------------------------------------------------------------------------
+class EmrDurable(DurableJobMixin):
+    """Status mapping, not-found errors and the AWS connection arguments shared by the three operators."""
+
+    job_states: ClassVar[JobStates]
+
+    if TYPE_CHECKING:  # set by the provider operator (AwsBaseOperator)
+        aws_conn_id: str | None
+        region_name: str | None
+        verify: bool | str | None
+        botocore_config: dict[str, Any] | None
+
+    def is_job_active(self, status: str) -> bool:
+        """Whether ``status`` is still running; an unknown state counts as active (logged), never as done."""
+        if not self.job_states.is_known(status):
+            self.log.warning(
+                "Unknown job state, treating it as still running",
+                state=status,
+                service=self.job_states.service,
+            )
+        return self.job_states.is_active(status)
+
+    def is_job_succeeded(self, status: str) -> bool:
+        """Whether ``status`` is this service's success state."""
+        return self.job_states.is_succeeded(status)
+
+    def is_job_not_found(self, error: BaseException) -> bool:
+        """EMR's own ways of saying "no such job or step" (see :func:`is_aws_not_found`), then the base's."""
+        return is_aws_not_found(error) or super().is_job_not_found(error)
+
+    def aws_args(self) -> dict[str, Any]:
+        """The connection arguments every provider trigger takes, as this operator has them."""
+        return {
+            "aws_conn_id": self.aws_conn_id,
+            "region_name": self.region_name,
+            "verify": self.verify,
+            "botocore_config": self.botocore_config,
+        }
+
+    def require_token(self) -> str:
+        """The current submission's token; a clear error when ``submit_job`` is called on its own."""
+        if not self.submission_token:
+            raise JobError(
+                f"{type(self).__name__}.submit_job() was called without a submission token. Call execute() "
+                "(or submit_durably()) rather than submit_job() directly."
+            )
+        return self.submission_token
+
+
+def pages(paginator: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """At most :data:`MAX_PAGES` pages of a boto3 paginator."""
+    for number, page in enumerate(paginator.paginate(**kwargs)):
+        if number >= MAX_PAGES:
+            return
+        yield page
+
+
+def pick(
+    matches: list[dict[str, Any]], id_field: str, state_field: str, states: JobStates, op: Any
+) -> str | None:
+    """One job run among those carrying a marker: normally there is exactly one.
+
+    Several can exist only when the backend ignored the token and a submission was repeated; then a
+    succeeded or running one is preferred over a failed one, and the first listed (newest) wins a tie.
+    """
+    if not matches:
+        return None
+    if len(matches) > 1:
+        op.log.warning(
+            "Several job runs carry this submission's marker; reconnecting to one of them",
+            job_run_ids=[m.get(id_field) for m in matches],
+        )
+    usable = [m for m in matches if str(m.get(state_field)) not in states.failed]
+    return str((usable or matches)[0][id_field])

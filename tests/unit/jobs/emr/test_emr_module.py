@@ -19,11 +19,21 @@ PAIRS = [
 ]
 
 
-def test_import_without_the_amazon_provider_names_the_extra(monkeypatch):
-    monkeypatch.setitem(sys.modules, "airflow.providers.amazon.aws.hooks.emr", None)
-    monkeypatch.delitem(sys.modules, "airflow_resumable.jobs.emr")
+@pytest.mark.parametrize("module", ["emr", "emr_serverless", "emr_containers", "emr_steps"])
+def test_import_without_the_amazon_provider_names_the_extra(monkeypatch, module):
+    monkeypatch.setitem(sys.modules, "airflow.providers.amazon.aws.operators.emr", None)
+    for name in [n for n in sys.modules if n.startswith("airflow_resumable.jobs.emr")]:
+        monkeypatch.delitem(sys.modules, name)
     with pytest.raises(ImportError, match=r"pip install 'airflow-resumable\[amazon\]'"):
-        importlib.import_module("airflow_resumable.jobs.emr")
+        importlib.import_module(f"airflow_resumable.jobs.{module}")
+
+
+def test_each_service_has_its_own_module_and_emr_re_exports_them():
+    from airflow_resumable.jobs import emr_containers, emr_serverless, emr_steps
+
+    assert emr.EmrServerlessStartJobOperator is emr_serverless.EmrServerlessStartJobOperator
+    assert emr.EmrContainerOperator is emr_containers.EmrContainerOperator
+    assert emr.EmrAddStepsOperator is emr_steps.EmrAddStepsOperator
 
 
 def test_the_top_level_package_does_not_import_the_provider():

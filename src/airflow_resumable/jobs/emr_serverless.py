@@ -1,0 +1,235 @@
+"""Crash-safe EMR Serverless: ``EmrServerlessStartJobOperator`` as a drop-in subclass of the provider's.
+
+The provider's operator makes a random ``clientToken`` per operator instance, so a worker that dies while
+a Spark job runs leaves that job running and the retry starts (and pays for) a second one. This one
+decides first, from what earlier tries stored in ``task_state_store``, whether to reconnect to the job,
+return the id of a finished one, or submit once with a write-ahead token (see
+:class:`~airflow_resumable.jobs.base.DurableJobMixin`). Import it from :mod:`airflow_resumable.jobs.emr`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, cast
+
+from airflow_resumable.jobs import _emr_common as common
+
+try:
+    import airflow.providers.amazon.aws.operators.emr as _provider
+    from airflow.providers.amazon.aws.hooks.emr import EmrServerlessHook
+    from airflow.providers.amazon.aws.triggers.emr import (
+        EmrServerlessStartApplicationTrigger,
+        EmrServerlessStartJobTrigger,
+    )
+    from airflow.providers.amazon.aws.utils.waiter_with_logging import wait
+    from airflow.providers.common.compat.openlineage.utils.spark import (
+        inject_parent_job_information_into_emr_serverless_properties,
+        inject_transport_information_into_emr_serverless_properties,
+    )
+    from airflow.providers.common.compat.sdk import AirflowException
+except ImportError as exc:  # a test hides the provider to check this message
+    raise ImportError(common.PROVIDER_MISSING.format(error=exc)) from exc
+
+from airflow_resumable.jobs.base import Decision
+
+if TYPE_CHECKING:
+    from airflow.sdk.definitions.context import Context
+    from pydantic import JsonValue
+
+__all__ = ["EmrServerlessStartJobOperator"]
+
+
+class EmrServerlessStartJobOperator(common.EmrDurable, _provider.EmrServerlessStartJobOperator):
+    """``EmrServerlessStartJobOperator`` that reconnects to its job run after a crash instead of resubmitting.
+
+    Same arguments as the provider's operator, plus ``durable`` (default ``True``). What differs:
+
+    - the ``clientToken`` is derived from the task instance and the submission generation (a
+      ``client_request_token`` you pass is used only with ``durable=False``), and is recorded before the
+      job is started;
+    - the job ``name`` (yours, or ``emr_serverless_job_airflow``) ends with ``[<token>]``: a retry that
+      finds an intent but no stored id lists the application's job runs and takes the one with the marker;
+    - the job run id is stored under ``emr_serverless_job_run_id``; a retry reconnects to a job that is
+      still running, returns the id of one that succeeded, and starts a new generation after ``FAILED`` or
+      ``CANCELLED``;
+    - with ``deferrable=True`` a retry defers to ``EmrServerlessStartJobTrigger`` on the existing job.
+
+    Killing the task cancels the job run (the provider's ``on_kill``, also for a job this try reconnected
+    to); in deferrable mode the trigger's ``cancel_on_kill`` applies, as upstream.
+    """
+
+    external_id_key = "emr_serverless_job_run_id"
+    job_states = common.SERVERLESS_STATES
+    default_job_name = "emr_serverless_job_airflow"
+
+    def execute(self, context: Context, event: dict[str, Any] | None = None) -> str | None:
+        """Durable start: decide, then reconnect, return, or submit once with the write-ahead token."""
+        if not self.durable:
+            return super().execute(context, event)
+        if not self.deferrable:
+            return cast("str | None", self.execute_resumable(context))
+        # An event means the application-start trigger called back: the decision that sent this try to
+        # wait for the application was counted then, so this one (normally the same) is not counted again.
+        decision = self.decide(context) if event is None else self._decide(context)
+        if decision.action is Decision.ALREADY_SUCCEEDED:
+            return cast("str | None", self.get_job_result(decision.external_id, context))
+        if decision.action is Decision.RECONNECT:
+            job_id = str(decision.external_id)
+            self._adopt(job_id, context)
+        else:
+            self._start_application(context)  # may defer; the trigger calls execute() again
+            job_id = str(self.submit_durably(context, decision))
+        if self.wait_for_completion:
+            self.defer(
+                trigger=EmrServerlessStartJobTrigger(
+                    application_id=self.application_id,
+                    job_id=job_id,
+                    waiter_delay=self.waiter_delay,
+                    waiter_max_attempts=self.waiter_max_attempts,
+                    **self.aws_args(),
+                    cancel_on_kill=self.cancel_on_kill,
+                ),
+                method_name="execute_complete",
+                timeout=timedelta(seconds=self.waiter_max_attempts * self.waiter_delay),
+            )
+        return job_id
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:
+        """The provider's, plus a clear error for the trigger's failure event.
+
+        ``EmrServerlessStartJobTrigger`` reports a failed job or a waiter that gave up as
+        ``{"status": "failure", "message": ...}`` without ``job_details``, on which the provider's method
+        fails with ``KeyError: 'job_details'``. The job is left as it is: a retry reconnects to it while
+        it runs, or starts a new generation if it failed.
+        """
+        if isinstance(event, dict) and event.get("status") != "success" and "job_details" not in event:
+            raise AirflowException(
+                f"EMR Serverless job failed or timed out in deferrable mode: {event.get('message', event)}"
+            )
+        return super().execute_complete(context, event)
+
+    # -- the six methods -----------------------------------------------------------------------------
+    def submit_job(self, context: Context) -> JsonValue:
+        """Start the job run with the derived ``clientToken`` and the token marker in its name."""
+        token = self.require_token()
+        self._start_application(context)
+        config = dict(self.config)
+        name = self.name or config.pop("name", None) or self.default_job_name
+        config.pop("name", None)
+        config["tags"] = {**(config.get("tags") or {}), common.TOKEN_TAG: token}
+        overrides = self.configuration_overrides
+        if self.openlineage_inject_parent_job_info:
+            overrides = inject_parent_job_information_into_emr_serverless_properties(overrides, context)
+        if self.openlineage_inject_transport_info:
+            overrides = inject_transport_information_into_emr_serverless_properties(overrides, context)
+        args: dict[str, Any] = {
+            "clientToken": token,
+            "applicationId": self.application_id,
+            "executionRoleArn": self.execution_role_arn,
+            "jobDriver": self.job_driver,
+            "name": common.with_marker(name, token),
+            **config,
+        }
+        if overrides is not None:
+            args["configurationOverrides"] = overrides
+        self.log.info("Starting job on Application: %s", self.application_id)
+        response = self.hook.conn.start_job_run(**args)
+        if response["ResponseMetadata"]["HTTPStatusCode"] != 200:
+            raise AirflowException(f"EMR serverless job failed to start: {response}")
+        job_id = str(response["jobRunId"])
+        self.log.info("EMR serverless job started: %s", job_id)
+        self._adopt(job_id, context)
+        return job_id
+
+    def get_job_status(self, external_id: JsonValue, context: Context) -> str:
+        """The job run's state from GetJobRun (retried on throttling; not found -> resubmit)."""
+        run = self.hook.conn.get_job_run(applicationId=self.application_id, jobRunId=str(external_id))
+        return str(run["jobRun"]["state"])
+
+    def poll_until_complete(self, external_id: JsonValue, context: Context) -> None:
+        """Wait for the job run like the provider does; raise if it ends in a failed state."""
+        job_id = str(external_id)
+        self._adopt(job_id, context)
+        if not self.wait_for_completion:
+            return
+        try:
+            wait(
+                waiter=self.hook.get_waiter("serverless_job_completed"),
+                waiter_max_attempts=self.waiter_max_attempts,
+                waiter_delay=self.waiter_delay,
+                args={"applicationId": self.application_id, "jobRunId": job_id},
+                failure_message="Serverless Job failed",
+                status_message="Serverless Job status is",
+                status_args=["jobRun.state", "jobRun.stateDetails"],
+            )
+        except AirflowException as exc:
+            if "Waiter error: max attempts reached" in str(exc):
+                self.log.info("Cancelling EMR Serverless job %s due to max waiter attempts reached", job_id)
+                try:
+                    self.hook.conn.cancel_job_run(applicationId=self.application_id, jobRunId=job_id)
+                except Exception:
+                    self.log.exception("Failed to cancel EMR Serverless job %s after waiter timeout", job_id)
+            raise
+
+    def get_job_result(self, external_id: JsonValue, context: Context) -> Any:
+        """The job run id, as the provider's operator returns it."""
+        job_id = str(external_id)
+        self._adopt(job_id, context)
+        return job_id
+
+    def find_submitted_job(
+        self, token: str, context: Context, *, submitted_at: datetime | None = None
+    ) -> JsonValue | None:
+        """The job run whose name carries ``token``'s marker, newest first; ``None`` when there is none."""
+        kwargs: dict[str, Any] = {"applicationId": self.application_id}
+        start = common.created_after(submitted_at)
+        if start is not None:
+            kwargs["createdAtAfter"] = start
+        matches: list[dict[str, Any]] = []
+        try:
+            for page in common.pages(self.hook.conn.get_paginator("list_job_runs"), **kwargs):
+                matches += [
+                    run for run in page.get("jobRuns", []) if common.has_marker(run.get("name"), token)
+                ]
+        except Exception as exc:
+            if common.is_aws_not_found(exc):
+                return None  # no job runs on the application (some implementations say "not found")
+            raise
+        return common.pick(matches, "id", "state", self.job_states, self)
+
+    # -- helpers ---------------------------------------------------------------------------------------
+    def _adopt(self, job_id: str, context: Context) -> None:
+        """Make ``job_id`` this try's job: ``on_kill`` cancels it and the extra links point at it."""
+        if self.job_id == job_id:
+            return
+        self.job_id = job_id
+        self.persist_links(context)
+
+    def _start_application(self, context: Context) -> None:
+        """Start the application if it is not running, as the provider does (deferring in deferrable mode)."""
+        app_state = self.hook.conn.get_application(applicationId=self.application_id)["application"]["state"]
+        if app_state in EmrServerlessHook.APPLICATION_SUCCESS_STATES:
+            return
+        self.log.info("Application state is %s", app_state)
+        self.log.info("Starting application %s", self.application_id)
+        self.hook.conn.start_application(applicationId=self.application_id)
+        if self.deferrable:
+            self.defer(
+                trigger=EmrServerlessStartApplicationTrigger(
+                    application_id=self.application_id,
+                    waiter_delay=self.waiter_delay,
+                    waiter_max_attempts=self.waiter_max_attempts,
+                    **self.aws_args(),
+                ),
+                method_name="execute",
+                timeout=timedelta(seconds=self.waiter_max_attempts * self.waiter_delay),
+            )
+        wait(
+            waiter=self.hook.get_waiter("serverless_app_started"),
+            waiter_max_attempts=self.waiter_max_attempts,
+            waiter_delay=self.waiter_delay,
+            args={"applicationId": self.application_id},
+            failure_message="Serverless Application failed to start",
+            status_message="Serverless Application status is",
+            status_args=["application.state", "application.stateDetails"],
+        )
