@@ -1,10 +1,14 @@
 """Codecs: how typed Python values become the JSON that the state stores accept, and back.
 
 The stores take JSON only (Airflow 3.3 rejects ``None``, datetimes, tuples, dicts with non-string keys and
-NaN, each with a different exception). :class:`TypedCodec` turns the types people actually checkpoint into
-tagged JSON that round-trips exactly, and rejects everything else with :class:`InvalidValueError` *before* any
-write. A tagged value looks like ``{"$type": "datetime", "value": "2026-01-01T00:00:00+00:00"}`` so it stays
-readable in the Airflow UI and REST API.
+NaN, each with a different exception), and a real worker sends every write through the supervisor's msgpack
+encoder, which carries integers in ``[-2**63, 2**64 - 1]`` and UTF-8 text only (``dag.test()``'s in-process
+channel accepts more, so such a value passes a local run and fails in a deployment). :class:`TypedCodec`
+turns the types people actually checkpoint into tagged JSON that round-trips exactly, and rejects everything
+else with :class:`InvalidValueError` *before* any write; :func:`check_wire` applies the channel's limits to
+JSON produced by any other codec. A tagged value looks like
+``{"$type": "datetime", "value": "2026-01-01T00:00:00+00:00"}`` so it stays readable in the Airflow UI and
+REST API.
 """
 
 from __future__ import annotations
@@ -17,13 +21,15 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from airflow_resumable.errors import InvalidValueError
 
-__all__ = ["Codec", "JsonValue", "TypedCodec", "describe", "require_aware"]
+__all__ = ["Codec", "JsonValue", "TypedCodec", "check_wire", "describe", "require_aware"]
 
 JsonValue = Any
 """A value the state stores accept: str, int, float, bool, list or dict with str keys (never ``None``)."""
 
 T = TypeVar("T")
 _TAG = "$type"
+INT_MIN, INT_MAX = -(2**63), 2**64 - 1
+"""The integers a real worker's channel carries (msgpack int64 and uint64, as msgspec encodes them)."""
 
 
 @runtime_checkable
@@ -55,11 +61,54 @@ def require_aware(value: datetime, what: str) -> datetime:
     return value
 
 
+def _check_int(value: int, where: str) -> None:
+    if not INT_MIN <= value <= INT_MAX:
+        raise InvalidValueError(
+            f"{where} is an integer outside the 64-bit range a worker can send ({describe(value)}; the "
+            "supervisor's channel carries -2**63 to 2**64 - 1). Store it as a string (str(n), int(s) on "
+            "read) or pass codec= with a codec that does."
+        )
+
+
+def _check_text(value: str, where: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidValueError(
+            f"{where} is not valid UTF-8 text ({describe(value)} has a lone surrogate), which a worker "
+            "cannot send. Decode the source bytes with errors='replace', or store the bytes base64-encoded."
+        ) from None
+
+
+def check_wire(value: JsonValue, where: str = "value") -> None:
+    """Raise :class:`InvalidValueError` if JSON ``value`` holds what a real worker's channel cannot carry.
+
+    The limits are the supervisor's msgpack encoder's: integers in ``[-2**63, 2**64 - 1]`` and text that is
+    valid UTF-8, at any depth. Values from :class:`TypedCodec` already meet them; use this for the output of
+    other codecs and for raw values written by the library.
+    """
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        _check_int(value, where)
+    elif isinstance(value, str):
+        _check_text(value, where)
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            check_wire(item, f"{where}[{i}]")
+    elif isinstance(value, dict):
+        for k, item in value.items():
+            if isinstance(k, str):
+                _check_text(k, f"{where} key {describe(k)}")
+            check_wire(item, f"{where}[{k!r}]")
+
+
 class TypedCodec:
     """The default codec: int, str, bool, finite float, aware datetime, date, timedelta, Decimal, UUID,
     and lists, tuples and str-keyed dicts of those, nested to any depth.
 
-    It refuses ``None``, NaN/infinity, naive datetimes, non-string dict keys and unknown types, naming the
+    It refuses ``None``, NaN/infinity, naive datetimes, non-string dict keys, unknown types, and what a
+    real worker's channel cannot carry (integers beyond 64 bits, text that is not valid UTF-8), naming the
     offending part of the value and what to use instead.
     """
 
@@ -70,7 +119,13 @@ class TypedCodec:
                 f"{_where} is None: the state stores cannot hold None. "
                 "Use a sentinel value or delete the key."
             )
-        if isinstance(value, bool | int | str):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int):
+            _check_int(value, _where)
+            return value
+        if isinstance(value, str):
+            _check_text(value, _where)
             return value
         if isinstance(value, float):
             if not math.isfinite(value):
@@ -102,6 +157,7 @@ class TypedCodec:
                         f"{_where} has a non-string key {k!r}: JSON object keys are strings. "
                         "Convert the keys with str() or store a list of pairs."
                     )
+                _check_text(k, f"{_where} key {describe(k)}")
                 out[k] = self.encode(v, f"{_where}[{k!r}]")
             if _TAG in out:
                 return {_TAG: "dict", "value": out}

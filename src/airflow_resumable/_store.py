@@ -196,10 +196,13 @@ def _is_transient(exc: BaseException) -> bool:
     """
     if not isinstance(exc, Exception):
         return False
-    if isinstance(exc, ValueError | TypeError):
+    # OverflowError: a real worker's channel (msgpack) cannot carry the value; it fails the same way again.
+    if isinstance(exc, ValueError | TypeError | OverflowError):
         return False
-    response = getattr(exc, "response", None)
-    status = getattr(response, "status_code", None)
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if status is None:  # a real worker gets API errors as AirflowRuntimeError(error.detail["status_code"])
+        detail = getattr(getattr(exc, "error", None), "detail", None)
+        status = detail.get("status_code") if isinstance(detail, dict) else None
     return not (isinstance(status, int) and 400 <= status < 500 and status not in (408, 409, 429))
 
 

@@ -62,10 +62,11 @@ def test_unknown_tag_is_reported() -> None:
         codec.decode({"$type": "frobnicate", "value": 1})
 
 
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)))  # valid UTF-8: no lone surrogates
 json_like = st.recursive(
     st.one_of(
-        st.integers(),
-        st.text(),
+        st.integers(min_value=-(2**63), max_value=2**64 - 1),
+        _TEXT,
         st.booleans(),
         st.floats(allow_nan=False, allow_infinity=False),
         st.datetimes(timezones=st.just(timezone.utc)),
@@ -76,7 +77,7 @@ json_like = st.recursive(
     lambda children: st.one_of(
         st.lists(children, max_size=4),
         st.tuples(children, children),
-        st.dictionaries(st.text(max_size=5), children, max_size=4),
+        st.dictionaries(_TEXT.filter(lambda k: len(k) <= 5), children, max_size=4),
     ),
     max_leaves=12,
 )
@@ -85,3 +86,42 @@ json_like = st.recursive(
 @given(json_like)
 def test_any_supported_value_round_trips(value: object) -> None:
     assert codec.decode(codec.encode(value)) == value
+
+
+# A real worker sends every store write through the supervisor's msgpack encoder, which carries integers
+# in [-2**63, 2**64 - 1] and UTF-8 text only. dag.test() and JSON accept more, so the codec must refuse
+# them itself, before anything is written (issue 11, defect 7).
+@pytest.mark.parametrize(
+    ("value", "where"),
+    [
+        (2**64, "value"),
+        (-(2**63) - 1, "value"),
+        ([1, {"a": (2, 2**70)}], r"value\[1\]\['a'\]\[1\]"),
+        ({"offsets": [0, 2**100]}, r"value\['offsets'\]\[1\]"),
+        ((2**64,), r"value\[0\]"),
+    ],
+    ids=["2**64", "-2**63-1", "nested-tuple", "nested-list", "tuple"],
+)
+def test_ints_a_worker_channel_cannot_carry_are_refused_anywhere(value: object, where: str) -> None:
+    with pytest.raises(InvalidValueError, match=rf"{where} is an integer outside .*64-bit.*as a string"):
+        codec.encode(value)
+
+
+def test_the_64_bit_limits_themselves_are_accepted() -> None:
+    for value in (2**64 - 1, -(2**63), [2**63, -(2**63)]):
+        assert codec.decode(codec.encode(value)) == value
+
+
+def test_text_a_worker_channel_cannot_carry_is_refused() -> None:
+    with pytest.raises(InvalidValueError, match=r"value\['k'\] .*not valid UTF-8"):
+        codec.encode({"k": "lone \ud800 surrogate"})
+    with pytest.raises(InvalidValueError, match=r"key .*not valid UTF-8"):
+        codec.encode({"\udc00": 1})
+
+
+def test_check_wire_refuses_raw_json_a_worker_cannot_carry() -> None:
+    from airflow_resumable._codec import check_wire
+
+    check_wire({"a": [1, "x", 2.5, True, 2**64 - 1]}, "record")
+    with pytest.raises(InvalidValueError, match=r"record\['a'\]\[0\] is an integer outside"):
+        check_wire({"a": [2**64]}, "record")
