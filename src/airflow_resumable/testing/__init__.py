@@ -18,6 +18,7 @@ from airflow_resumable.testing.crash import (
     crash_and_retry,
     on_write,
 )
+from airflow_resumable.testing.deployment import AirflowDeployment, DeploymentError, TaskProcesses
 from airflow_resumable.testing.sandbox import AirflowSandbox, DagRunResult, TryRecord
 from airflow_resumable.testing.stores import (
     InMemoryAssetStateStore,
@@ -27,9 +28,11 @@ from airflow_resumable.testing.stores import (
 )
 
 __all__ = [
+    "AirflowDeployment",
     "AirflowSandbox",
     "CrashPoint",
     "DagRunResult",
+    "DeploymentError",
     "FakeTaskInstance",
     "InMemoryAssetStateStore",
     "InMemoryAssetStateStores",
@@ -37,6 +40,7 @@ __all__ = [
     "InMemoryTaskStateStore",
     "RetryReport",
     "SimulatedCrash",
+    "TaskProcesses",
     "TryRecord",
     "TryReport",
     "after_call",

@@ -10,6 +10,9 @@ Fixtures:
 - ``crash_and_retry``: :func:`airflow_resumable.testing.crash_and_retry`, bound to the test's backend.
 - ``airflow_sandbox``: a real Airflow 3.3 (SQLite) home, fresh for each test, whose ``run_dag(source)``
   runs a DAG with ``dag.test()`` and real retries.
+- ``airflow_deployment``: a real deployment (PostgreSQL, api-server, scheduler, dag-processor, triggerer,
+  LocalExecutor) shared by the whole session, see :class:`airflow_resumable.testing.AirflowDeployment`;
+  override the session fixture ``airflow_deployment_env`` to give its components extra environment.
 
 Nothing here imports Airflow until a fixture is used, so installing the plugin costs other test suites
 nothing.
@@ -25,6 +28,7 @@ import pytest
 
 from airflow_resumable.testing import crash as _crash
 from airflow_resumable.testing.context import make_context, task_context
+from airflow_resumable.testing.deployment import AirflowDeployment
 from airflow_resumable.testing.sandbox import AirflowSandbox
 from airflow_resumable.testing.stores import (
     InMemoryAssetStateStores,
@@ -94,3 +98,21 @@ def airflow_sandbox(
     """A real Airflow home with an empty migrated SQLite DB for this test; ``run_dag(source)`` runs a DAG."""
     _airflow_sandbox_session.fresh(request.node.name)
     return _airflow_sandbox_session
+
+
+@pytest.fixture(scope="session")
+def airflow_deployment_env() -> dict[str, str]:
+    """Extra environment for the ``airflow_deployment`` components (connections, settings); override it."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def airflow_deployment(
+    tmp_path_factory: pytest.TempPathFactory, airflow_deployment_env: dict[str, str]
+) -> Iterator[AirflowDeployment]:
+    """A real Airflow deployment for the session; stopped at the end (also after a failure or Ctrl-C)."""
+    deployment = AirflowDeployment(tmp_path_factory.mktemp("deployment"), env=airflow_deployment_env)
+    try:
+        yield deployment.start()
+    finally:
+        deployment.stop()

