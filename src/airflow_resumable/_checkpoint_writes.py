@@ -53,12 +53,14 @@ class CheckpointWrites(CheckpointCore):
         prepared = self._prepare()
         if prepared is None:
             return
+        clock = self._schedule.clock
+        started = clock()
         try:
             self._key_io().write(prepared[0])
         except Exception as exc:
             self._write_failed(prepared, exc)
         else:
-            self._written(prepared)
+            self._written(prepared, clock() - started)
 
     async def _acommit(self) -> None:
         if self._alock is None:
@@ -70,6 +72,8 @@ class CheckpointWrites(CheckpointCore):
                 prepared = self._prepare()
             if prepared is None:
                 return
+            clock = self._schedule.clock
+            started = clock()
             try:
                 await self._key_io().awrite(prepared[0])
             except Exception as exc:
@@ -77,9 +81,10 @@ class CheckpointWrites(CheckpointCore):
                     self._write_failed(prepared, exc)
             else:
                 with self._lock:
-                    self._written(prepared)
+                    self._written(prepared, clock() - started)
 
-    def _written(self, prepared: Prepared) -> None:
+    def _written(self, prepared: Prepared, seconds: float) -> None:
+        """Record a write that landed; ``seconds`` is how long it took (it sets the cost-aware pace)."""
         value, changes, items, pos = prepared
         fresh = items - self._committed_items
         elapsed = self._schedule.elapsed()
@@ -88,7 +93,7 @@ class CheckpointWrites(CheckpointCore):
         self._written_changes = changes
         self._committed_items, self._committed_pos = items, pos
         self._stored = True
-        self._schedule.restart(items)
+        self._schedule.restart(items, commit_seconds=seconds)
         log.info(
             "Checkpoint %r saved: position %s, %d items done (+%d in %.1f s, %s items/s)%s.",
             self.key,

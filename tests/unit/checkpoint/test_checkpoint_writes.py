@@ -26,9 +26,9 @@ def test_every_n_writes_once_per_n_items_and_clears_at_the_end(state_backend: In
     assert store.keys() == []
 
 
-def test_the_default_policy_writes_once_per_thousand_items(state_backend: InMemoryStateBackend) -> None:
+def test_every_thousand_writes_once_per_thousand_items(state_backend: InMemoryStateBackend) -> None:
     store = state_backend.task_store()
-    with Checkpointer("rows", store=store, clear_on_success=False) as ckpt:
+    with Checkpointer("rows", store=store, clear_on_success=False, commit=every(1000)) as ckpt:
         for _ in ckpt.iterate(range(5000)):
             pass
     assert state_backend.writes == 5  # after 1000, 2000, 3000, 4000, 5000: the final one has nothing new
@@ -38,7 +38,7 @@ def test_no_write_when_the_loop_ends_right_where_the_policy_fires(
     state_backend: InMemoryStateBackend,
 ) -> None:
     store = state_backend.task_store()
-    with Checkpointer("rows", store=store) as ckpt:
+    with Checkpointer("rows", store=store, commit=every(1000)) as ckpt:
         for _ in ckpt.iterate(range(2000)):
             pass
     assert state_backend.writes == 1  # after item 1000; after item 2000 the loop was over: cleared instead
