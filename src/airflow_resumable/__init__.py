@@ -55,8 +55,19 @@ def __dir__() -> list[str]:
     return __all__
 
 
-if TYPE_CHECKING:
-    from airflow_resumable._codec import Codec, TypedCodec
+if TYPE_CHECKING:  # the same names, for type checkers and the API reference (griffe)
+    from airflow_resumable._codec import (
+        Codec,
+        TypedCodec,
+    )
+    from airflow_resumable.cadence import (
+        CommitPolicy,
+        every,
+        every_seconds,
+    )
+    from airflow_resumable.checkpoint import (
+        Checkpointer,
+    )
     from airflow_resumable.errors import (
         AirflowVersionError,
         CheckpointError,
@@ -67,4 +78,17 @@ if TYPE_CHECKING:
         NoStoreError,
         ResumableError,
         WatermarkRegressionError,
+    )
+    from airflow_resumable.jobs.base import (
+        Decision,
+        DurableJobMixin,
+        ResumeDecision,
+    )
+    from airflow_resumable.watermark import (
+        MergedWatermark,
+        Watermark,
+        WatermarkCommit,
+        WatermarkRewind,
+        WatermarkWindow,
+        WatermarkWriter,
     )

@@ -1,7 +1,8 @@
 """The library's exceptions.
 
-Every error raised on purpose by airflow-resumable derives from :class:`ResumableError`, so a DAG author can
-catch one type. Each message says what went wrong and what to do about it.
+Every error raised on purpose by airflow-resumable derives from
+[`ResumableError`][airflow_resumable.errors.ResumableError], so a DAG author can catch one type. Each message
+says what went wrong and what to do about it.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class NoStoreError(ResumableError):
 class InvalidValueError(ResumableError, ValueError):
     """A value, key or option was rejected before anything was written.
 
-    Also a :class:`ValueError`, so code that already guards against bad values keeps working.
+    Also a `ValueError`, so code that already guards against bad values keeps working.
     """
 
 

@@ -23,7 +23,7 @@ __all__ = ["discover", "run_demo"]
 
 
 def discover() -> list[Story]:
-    """Every story shipped in :mod:`airflow_resumable.demo`, in order."""
+    """Every story shipped in [`airflow_resumable.demo`][airflow_resumable.demo], in order."""
     import airflow_resumable.demo as package
 
     stories = []

@@ -2,14 +2,17 @@
 
 It reads DAG files as syntax trees and never imports or runs them, and it does not import Airflow, so it is
 fast and safe to run in pre-commit and CI. Use it from the command line (``airflow-resumable lint``) or as
-a library::
+a library:
 
-    from airflow_resumable.lint import lint_paths
+```python
+from airflow_resumable.lint import lint_paths
 
-    for finding in lint_paths(["dags/"]):
-        print(finding.format())
+for finding in lint_paths(["dags/"]):
+    print(finding.format())
+```
 
-The rules, their codes and fixes are in :data:`RULES`; ``docs/anti-patterns.md`` explains each one.
+The rules, their codes and fixes are in [`RULES`][airflow_resumable.lint.rules.RULES];
+``docs/anti-patterns.md`` explains each one.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Small, allocation-light helpers over :mod:`ast` nodes shared by the checks."""
+"""Small, allocation-light helpers over `ast` nodes shared by the checks."""
 
 from __future__ import annotations
 

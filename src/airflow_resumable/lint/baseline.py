@@ -65,7 +65,8 @@ def previous_keys(cls: ClassInfo) -> set[str]:
 
 
 def read_baseline(path: Path) -> dict[str, str]:
-    """Load a baseline file, raising :class:`BaselineError` with the reason when it is unusable."""
+    """Load a baseline file, raising [`BaselineError`][airflow_resumable.lint.baseline.BaselineError] with the
+    reason when it is unusable."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

@@ -43,7 +43,8 @@ class ClassGraph:
         return self.local.get(name) if "." not in name else None
 
     def is_mixin_base(self, base: ast.expr) -> bool:
-        """A resumable mixin: one of :data:`MIXINS`, or a local class built on one that is no operator."""
+        """A resumable mixin: one of [`MIXINS`][airflow_resumable.lint.classes.MIXINS], or a local class built
+        on one that is no operator."""
         if _last(self.base_name(base)) in MIXINS:
             return True
         cls = self.local_base(base)
@@ -58,7 +59,8 @@ class ClassGraph:
         return last.endswith(("Operator", "Sensor")) and last not in MIXINS
 
     def direct(self, cls: ClassInfo) -> bool:
-        """True when one of :data:`MIXINS` is written in the class's own bases."""
+        """True when one of [`MIXINS`][airflow_resumable.lint.classes.MIXINS] is written in the class's own
+        bases."""
         return any(_last(self.base_name(base)) in MIXINS for base in cls.node.bases)
 
     def upstream_only(self, cls: ClassInfo) -> bool:

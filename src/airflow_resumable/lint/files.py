@@ -39,8 +39,8 @@ def discover(
 ) -> list[Path]:
     """Return the files to check: files as given, directories walked for ``*.py``; excluded ones dropped.
 
-    Hidden directories and :data:`SKIP_DIRS` are not walked into. Raises :class:`FileNotFoundError` for a
-    path that does not exist, before anything is checked.
+    Hidden directories and [`SKIP_DIRS`][airflow_resumable.lint.files.SKIP_DIRS] are not walked into. Raises
+    `FileNotFoundError` for a path that does not exist, before anything is checked.
     """
     root = root or Path.cwd()
     given = [Path(p) for p in paths]

@@ -1,8 +1,8 @@
 """One pass over a module's syntax tree that records what the checks need.
 
 The checks never walk the tree themselves for the common questions ("which calls are there, inside which
-function, under which DAG?"); they read a :class:`ModuleIndex`. Walking once with an explicit stack keeps
-the linter fast and safe on deeply nested code.
+function, under which DAG?"); they read a [`ModuleIndex`][airflow_resumable.lint.index.ModuleIndex]. Walking
+once with an explicit stack keeps the linter fast and safe on deeply nested code.
 """
 
 from __future__ import annotations
@@ -150,7 +150,8 @@ def _children(node: ast.AST) -> list[ast.AST]:
 
 
 class _Builder:
-    """Fills a :class:`ModuleIndex` from a tree with an explicit stack (no recursion limit to hit)."""
+    """Fills a [`ModuleIndex`][airflow_resumable.lint.index.ModuleIndex] from a tree with an explicit stack
+    (no recursion limit to hit)."""
 
     def __init__(self) -> None:
         self.index = ModuleIndex()

@@ -108,8 +108,8 @@ class UnknownCodeError(ValueError):
 def resolve_codes(patterns: Iterable[str]) -> frozenset[str]:
     """Expand codes and code prefixes (``ARS00`` selects ARS000-ARS009, ``ARS`` selects all).
 
-    Raises :class:`UnknownCodeError` for an entry that matches nothing, so a typo in a ``--select`` list
-    fails loudly instead of silently checking nothing.
+    Raises [`UnknownCodeError`][airflow_resumable.lint.rules.UnknownCodeError] for an entry that matches
+    nothing, so a typo in a ``--select`` list fails loudly instead of silently checking nothing.
     """
     codes: set[str] = set()
     for raw in patterns:

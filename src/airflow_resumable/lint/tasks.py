@@ -63,7 +63,8 @@ def _seed(func: FuncInfo) -> bool:
 
 
 def task_functions(index: ModuleIndex) -> set[int]:
-    """Return the ``id()`` of every :class:`FuncInfo` in ``index`` that runs as part of a task."""
+    """Return the ``id()`` of every [`FuncInfo`][airflow_resumable.lint.index.FuncInfo] in ``index`` that runs
+    as part of a task."""
     by_name: dict[str, list[FuncInfo]] = {}
     for func in index.functions:
         by_name.setdefault(func.name, []).append(func)

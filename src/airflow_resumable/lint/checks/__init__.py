@@ -1,8 +1,9 @@
 """The checks, one module per family of rules.
 
-Each :class:`Check` names the codes it can report and the words its findings cannot do without (a check of
-``Variable`` calls needs the word ``Variable`` somewhere in the file). A file lacking them skips that check,
-and a file that needs no check at all is only parsed: most DAG files cost little more than ``ast.parse``.
+Each [`Check`][airflow_resumable.lint.checks.Check] names the codes it can report and the words its findings
+cannot do without (a check of ``Variable`` calls needs the word ``Variable`` somewhere in the file). A file
+lacking them skips that check, and a file that needs no check at all is only parsed: most DAG files cost
+little more than ``ast.parse``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""What every check receives (:class:`Module`) and returns (:class:`Hit`)."""
+"""What every check receives ([`Module`][airflow_resumable.lint.checks.base.Module]) and returns
+([`Hit`][airflow_resumable.lint.checks.base.Hit])."""
 
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ class Module:
     _task_ids: set[int] | None = field(default=None, repr=False)
 
     def in_task(self, func: FuncInfo | None) -> bool:
-        """True when ``func`` runs as part of a task (see :mod:`airflow_resumable.lint.tasks`)."""
+        """True when ``func`` runs as part of a task (see
+        [`airflow_resumable.lint.tasks`][airflow_resumable.lint.tasks])."""
         if func is None:
             return False
         if self._task_ids is None:
@@ -48,5 +50,5 @@ class Module:
 
 
 def hit(node: ast.stmt | ast.expr | ast.keyword | ast.arg, code: str, message: str) -> Hit:
-    """Build a :class:`Hit` at ``node``'s start."""
+    """Build a [`Hit`][airflow_resumable.lint.checks.base.Hit] at ``node``'s start."""
     return Hit(node.lineno, node.col_offset, code, message)

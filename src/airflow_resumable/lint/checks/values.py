@@ -110,7 +110,8 @@ def non_json_reason(index: ModuleIndex, node: ast.expr, depth: int = 0) -> Probl
     """Return why ``node`` is not a JSON value, or None when it is JSON or its type cannot be told.
 
     At the top level NaN and infinity are refused by the API server; inside a list or dict Airflow 3.3.2
-    stores them as null without a word, which :attr:`Problem.refused` tells apart.
+    stores them as null without a word, which
+    [`Problem.refused`][airflow_resumable.lint.checks.values.Problem.refused] tells apart.
     """
     if isinstance(node, ast.Constant):
         value = node.value
