@@ -2,23 +2,31 @@
 
 ``run_task_script(store)`` and ``run_asset_script(mapping, first, second, undeclared)`` perform the same
 operations on whatever stores they are given and return one outcome per step: ``["ok", value]`` or
-``["raises", exception type name, HTTP status or None]``. The project's parity suite runs them inside a
-real ``dag.test()`` task and against :mod:`airflow_resumable.testing.stores`, and requires identical
-outcomes, so a change in Airflow's behaviour shows up as a failing test. Anyone can run them against
-their own Airflow the same way.
+``["raises", exception type name, HTTP status or None]``. The project's parity suite runs them in a task
+run the way a real worker runs it (:func:`real_worker_channel`), under ``dag.test()``, and against
+:mod:`airflow_resumable.testing.stores`, and requires identical outcomes from the worker and the in-memory
+stores, so a change in Airflow's behaviour shows up as a failing test. Anyone can run them against their
+own Airflow the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import math
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from airflow_resumable._store import never_expire
 
-__all__ = ["run_asset_script", "run_task_script"]
+if TYPE_CHECKING:
+    from airflow_resumable.testing.sandbox import AirflowSandbox
+
+__all__ = ["real_worker_channel", "run_asset_script", "run_task_script"]
 
 Outcome = list[Any]
 
@@ -28,6 +36,9 @@ def _outcome(fn: Callable[[], Any]) -> Outcome:
         value = fn()
     except Exception as exc:
         status = getattr(getattr(exc, "response", None), "status_code", None)
+        detail = getattr(getattr(exc, "error", None), "detail", None)  # AirflowRuntimeError on a worker
+        if status is None and isinstance(detail, dict):
+            status = detail.get("status_code")
         return ["raises", type(exc).__name__, status]
     if isinstance(value, float) and math.isnan(value):  # pragma: no cover - never stored
         return ["ok", "nan"]
@@ -65,7 +76,15 @@ def run_task_script(store: Any) -> list[tuple[str, Outcome]]:
         ("get inf in list", lambda: store.get("inf")),
         ("set nan in dict", lambda: store.set("nan2", {"x": float("nan")})),
         ("get nan in dict", lambda: store.get("nan2")),
-        ("get after rejected writes", lambda: [store.get(k) for k in ("none", "dt", "tuple", "nan")]),
+        ("set int beyond 64 bits", lambda: store.set("big", 2**64)),
+        ("set negative int beyond 64 bits", lambda: store.set("big", -(2**63) - 1)),
+        ("set nested int beyond 64 bits", lambda: store.set("big", {"a": [1, 2**70]})),
+        ("set largest uint64", lambda: store.set("u64", 2**64 - 1)),
+        ("get largest uint64", lambda: store.get("u64")),
+        ("set smallest int64", lambda: store.set("i64", -(2**63))),
+        ("get smallest int64", lambda: store.get("i64")),
+        ("set lone surrogate", lambda: store.set("text", "\ud800")),
+        ("get after rejected writes", lambda: [store.get(k) for k in ("none", "dt", "tuple", "nan", "big")]),
         ("set empty key", lambda: store.set("", 1)),
         ("get empty key", lambda: store.get("")),
         ("delete empty key", lambda: store.delete("")),
@@ -114,6 +133,7 @@ def run_asset_script(
         ("set aware datetime", lambda: a.set("k", datetime(2026, 1, 1, tzinfo=timezone.utc))),
         ("set tuple", lambda: a.set("k", (1,))),
         ("set nan", lambda: a.set("k", float("nan"))),
+        ("set int beyond 64 bits", lambda: a.set("k", [2**64])),
         ("set empty key", lambda: a.set("", 1)),
         ("get empty key", lambda: a.get("")),
         ("value survives rejected writes", lambda: a.get("k")),
@@ -137,3 +157,76 @@ def run_asset_script(
         ),
     ]
     return [(name, _outcome(fn)) for name, fn in steps]
+
+
+@contextlib.contextmanager
+def real_worker_channel(sandbox: AirflowSandbox) -> Iterator[None]:
+    """Within the block, ``sandbox.run_dag()`` runs every task the way a worker runs it.
+
+    ``dag.test()`` normally runs a task in its own process with an in-process channel that hands request
+    objects straight to the supervisor. Here each try goes through Airflow's real ``supervise_task()``
+    instead: a forked task process parses the DAG file from the dags-folder bundle and talks to the
+    supervisor over its socket in msgpack frames, exactly as on a worker; only the execution API is served
+    in-process (over the metadata database). The task's log lines are echoed to this process's stdout so
+    the run's output holds what the task printed. Each try costs a few seconds more than in-process.
+    """
+    from airflow.sdk.execution_time import supervisor
+
+    original = supervisor.run_task_in_process
+
+    def run_supervised(ti: Any, task: Any, client: Any = None) -> Any:
+        return _run_supervised(sandbox, ti, task)
+
+    supervisor.run_task_in_process = run_supervised
+    try:
+        yield
+    finally:
+        supervisor.run_task_in_process = original
+
+
+def _run_supervised(sandbox: AirflowSandbox, ti: Any, task: Any) -> Any:
+    from types import SimpleNamespace
+
+    from airflow.api_fastapi.common.dagbag import dag_bag_from_app
+    from airflow.models.dagbag import DBDagBag
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.sdk.api.client import Client
+    from airflow.executors.workloads.base import BundleInfo
+    from airflow.sdk.execution_time import supervisor
+    from airflow.utils.session import create_session
+
+    api = supervisor.in_process_api_server()
+    dag_bag = DBDagBag()
+    api.app.dependency_overrides[dag_bag_from_app] = lambda: dag_bag
+    client = Client(base_url=None, token="", dry_run=True, transport=api.transport)
+    client.base_url = "http://in-process.invalid./"
+    logs = sandbox.home / "worker-logs"
+    logs.mkdir(exist_ok=True)
+    log_path = logs / f"{ti.task_id}-{ti.map_index}-{ti.try_number}.log"
+    supervisor.supervise_task(
+        ti=ti,
+        bundle_info=BundleInfo(name="dags-folder", version=None),
+        dag_rel_path=os.path.relpath(task.dag.fileloc, sandbox.dags_folder),
+        token="",
+        client=client,
+        log_path=str(log_path),
+    )
+    _echo_events(log_path)
+    with create_session() as session:
+        state = session.query(TaskInstance.state).filter(TaskInstance.id == ti.id).scalar()
+    # dag.test() reads only ti.state and ti.task of the result
+    ran: Any = SimpleNamespace(state=state, task=task)
+    return supervisor.TaskRunResult(ti=ran, state=state, msg=None, error=None)
+
+
+def _echo_events(log_path: Path) -> None:
+    """Print the ``event`` text of each JSON log line the task process wrote."""
+    if not log_path.exists():
+        return
+    for line in log_path.read_text().splitlines():
+        try:
+            event = json.loads(line).get("event")
+        except (ValueError, AttributeError):
+            event = line
+        if isinstance(event, str):
+            print(event)

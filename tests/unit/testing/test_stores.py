@@ -121,3 +121,50 @@ def test_asset_rows_record_the_last_writer() -> None:
     backend.asset_stores(outlets=[Asset("a")], writer={"task_id": "t1"}).set("k", 1)
     backend.asset_stores(outlets=[Asset("a")], writer={"task_id": "t2"}).set("k", 2)
     assert backend.asset_stores(outlets=[Asset("a")])[Asset("a")].last_writer("k") == {"task_id": "t2"}
+
+
+# The in-memory stores fail the way a real worker's channel fails (issue 11, defect 7): a real worker
+# encodes every request with the supervisor's msgpack encoder before sending it, so an integer beyond
+# 64 bits raises OverflowError in the task and nothing reaches the database. dag.test()'s in-process
+# channel skips that encoding and accepts it.
+@pytest.mark.parametrize("value", [2**64, -(2**63) - 1, [1, {"n": 2**70}]], ids=repr)
+def test_ints_beyond_64_bits_fail_like_a_real_worker(value: object) -> None:
+    backend = InMemoryStateBackend()
+    task = backend.task_store()
+    asset = backend.asset_stores(outlets=[Asset("a")])
+    with pytest.raises(OverflowError, match="can't serialize ints"):
+        task.set("k", value)
+    with pytest.raises(OverflowError, match="can't serialize ints"):
+        asset.set("k", value)
+    assert task.get("k") is None and asset.get("k") is None
+    assert backend.writes == 0
+    task.set("k", 2**64 - 1)  # the largest the channel carries
+    assert task.get("k") == 2**64 - 1
+
+
+def test_server_errors_reach_the_task_as_on_a_real_worker() -> None:
+    from airflow.sdk.exceptions import AirflowRuntimeError
+
+    store = InMemoryStateBackend().task_store()
+    with pytest.raises(AirflowRuntimeError, match="API_SERVER_ERROR") as info:
+        store.set("k", float("nan"))
+    assert info.value.error.detail["status_code"] == 422
+    with pytest.raises(AirflowRuntimeError) as info:
+        store.set("", 1)
+    assert info.value.error.detail["status_code"] == 422
+
+
+def test_a_value_the_channel_cannot_carry_is_not_retried() -> None:
+    from airflow_resumable import _store
+
+    backend = InMemoryStateBackend()
+    store = backend.task_store()
+    calls = []
+
+    def set_once(key: str, value: object) -> None:
+        calls.append(key)
+        store.set(key, value)
+
+    with pytest.raises(OverflowError):
+        _store.retry_call("test write", set_once, "k", 2**64)
+    assert calls == ["k"]
