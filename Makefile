@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS := databricks,amazon,demo,test,dev,docs,deployment
+EXTRAS := databricks,amazon,demo,test,dev,docs,deployment,ops
 
 .PHONY: install demo test lint typecheck unit docs bench clean
 

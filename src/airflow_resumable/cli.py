@@ -42,6 +42,11 @@ def _parser() -> argparse.ArgumentParser:
         help="find state anti-patterns in DAG files (run 'airflow-resumable lint --help')",
         add_help=False,
     )
+    sub.add_parser(
+        "state",
+        help="inspect and repair resumable state of a running Airflow (run 'airflow-resumable state --help')",
+        add_help=False,
+    )
     return parser
 
 
@@ -52,6 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from airflow_resumable.lint.cli import main as lint_main
 
         return lint_main(args[1:])
+    if args and args[0] == "state":
+        from airflow_resumable.ops.cli import main as state_main
+
+        return state_main(args[1:])
     parser = _parser()
     ns = parser.parse_args(args)
     if ns.command == "demo":

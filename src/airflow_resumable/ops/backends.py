@@ -1,0 +1,81 @@
+"""Asking a job's backend about it, and cancelling it, through the provider hook the operator uses.
+
+A :class:`JobBackend` recognises the jobs it owns (by the key they are stored under and the operator
+class), finds the connection id the task used (from the task instance's rendered fields, which hold
+``databricks_conn_id`` and the like: never a secret), and talks to the backend with the provider's own
+hook, so the connection is resolved exactly as on a worker (``AIRFLOW_CONN_*`` variables, a secrets
+backend, or the metadata DB where this process can reach it).
+
+Only Databricks is built in. Register another with :func:`register`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from airflow_resumable.ops.records import JobRecord
+
+__all__ = ["DatabricksBackend", "JobBackend", "backend_for", "register"]
+
+
+class JobBackend(Protocol):
+    """What the operating API needs from a backend."""
+
+    name: str
+
+    def handles(self, job: JobRecord) -> bool:
+        """Whether this backend owns ``job`` (by its key and operator class)."""
+        ...
+
+    def conn_id(self, job: JobRecord) -> str:
+        """The connection id the task used for the job."""
+        ...
+
+    def status(self, job: JobRecord) -> tuple[str, bool]:
+        """The backend's status text for the job and whether it is still active (not terminal)."""
+        ...
+
+    def cancel(self, job: JobRecord) -> None:
+        """Ask the backend to stop the job (a no-op for a job that already ended)."""
+        ...
+
+
+class DatabricksBackend:
+    """Databricks runs (``runs/submit``, ``run-now``) through ``DatabricksHook``."""
+
+    name = "databricks"
+    keys = ("databricks_run_id", "databricks_run_now_id")
+
+    def handles(self, job: JobRecord) -> bool:
+        operator = job.task.operator or ""
+        return job.key in self.keys or "Databricks" in operator
+
+    def conn_id(self, job: JobRecord) -> str:
+        return job.task.conn_ids.get("databricks_conn_id", "databricks_default")
+
+    def _hook(self, job: JobRecord) -> Any:
+        from airflow.providers.databricks.hooks.databricks import DatabricksHook
+
+        return DatabricksHook(databricks_conn_id=self.conn_id(job), retry_limit=2, retry_delay=1)
+
+    def status(self, job: JobRecord) -> tuple[str, bool]:
+        state = self._hook(job).get_run_state(int(job.external_id))
+        text = state.life_cycle_state + (f":{state.result_state}" if state.result_state else "")
+        return text, not state.is_terminal
+
+    def cancel(self, job: JobRecord) -> None:
+        self._hook(job).cancel_run(int(job.external_id))
+
+
+_BACKENDS: list[JobBackend] = [DatabricksBackend()]
+
+
+def register(backend: JobBackend) -> None:
+    """Add a backend (consulted before the built-in ones)."""
+    _BACKENDS.insert(0, backend)
+
+
+def backend_for(job: JobRecord) -> JobBackend | None:
+    """The backend that owns ``job``, or ``None``."""
+    return next((b for b in _BACKENDS if b.handles(job)), None)

@@ -1,0 +1,278 @@
+"""The typed records the operating API returns: one per checkpoint, job intent, watermark key or event.
+
+Each has ``to_json()`` giving plain JSON (what ``--format json`` prints). Values keep their type in
+``*_type`` fields and their readable form in ``*_text`` (ISO-8601 for datetimes and dates).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+__all__ = [
+    "CancelRecord",
+    "CheckpointRecord",
+    "JobRecord",
+    "TaskRef",
+    "WatermarkEvent",
+    "WatermarkKey",
+    "WatermarkView",
+    "show",
+]
+
+ACTIVE_STATES = frozenset({"running", "deferred"})
+"""Task instance states in which a try is executing right now."""
+PENDING_STATES = frozenset(
+    {"queued", "scheduled", "up_for_retry", "up_for_reschedule", "restarting", "awaiting_reschedule"}
+)
+"""Task instance states after which another try will run (and reconnect to a stored job)."""
+
+
+def show(value: Any) -> str:
+    """A value for people: ISO text for datetimes and dates, ``repr`` for strings, ``str`` otherwise."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return repr(value)
+    return str(value)
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    """A task instance: where a record lives and what the task is doing now."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int = -1
+    state: str | None = None
+    """The task instance state (``None``: no state yet, or the run no longer exists)."""
+    try_number: int | None = None
+    operator: str | None = None
+    """The operator class name Airflow records for the task (e.g. ``DatabricksSubmitRunOperator``)."""
+    run_state: str | None = None
+    conn_ids: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    """Connection ids among the task's rendered fields (``databricks_conn_id``...); never secrets."""
+
+    @property
+    def running(self) -> bool:
+        """A try is executing now (``running``, or ``deferred`` on the triggerer)."""
+        return self.state in ACTIVE_STATES
+
+    @property
+    def finished(self) -> bool:
+        """No try is executing and none will follow on its own: no retry will reconnect to its job."""
+        if self.state in ACTIVE_STATES or self.state in PENDING_STATES:
+            return False
+        if self.state is None:  # not started yet in a live run, or cleared and waiting
+            return self.run_state not in ("running", "queued")
+        return True
+
+    @property
+    def label(self) -> str:
+        return self.task_id if self.map_index < 0 else f"{self.task_id}[{self.map_index}]"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dag_id": self.dag_id,
+            "run_id": self.run_id,
+            "task_id": self.task_id,
+            "map_index": self.map_index,
+            "state": self.state,
+            "try_number": self.try_number,
+            "operator": self.operator,
+            "running": self.running,
+        }
+
+
+@dataclass(frozen=True)
+class CheckpointRecord:
+    """One :class:`~airflow_resumable.Checkpointer` record of one task instance, decoded."""
+
+    task: TaskRef
+    key: str
+    position: Any
+    """The last completed position, decoded (the stored JSON form if it could not be decoded)."""
+    position_type: str
+    items_done: int
+    pending_runs: int
+    """Runs of out-of-order completions above ``position`` (0 for in-order loops)."""
+    updated_at: datetime | None
+    items_per_second: float | None
+    fingerprint: str | None
+    written_by_try: int | None
+    problem: str | None = None
+    """Why the position is shown raw (written with another codec, damaged record), else ``None``."""
+
+    @property
+    def position_text(self) -> str:
+        return show(self.position)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.task.to_json(),
+            "key": self.key,
+            "position": _json(self.position),
+            "position_type": self.position_type,
+            "items_done": self.items_done,
+            "pending_runs": self.pending_runs,
+            "updated_at": _json(self.updated_at),
+            "items_per_second": self.items_per_second,
+            "fingerprint": self.fingerprint,
+            "written_by_try": self.written_by_try,
+            "problem": self.problem,
+        }
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """One durable job of one task instance: its write-ahead intent and stored id, decoded."""
+
+    task: TaskRef
+    key: str
+    """The ``external_id_key`` (the intent lives under ``<key>.intent``)."""
+    external_id: Any
+    """The job the stored state points at (``None`` while a submission is unconfirmed)."""
+    recorded_state: str
+    """``submitting``, ``submitted``, ``cancelled`` (by ``state orphans --cancel``) or ``id only`` (an id
+    stored by a provider operator without an intent)."""
+    generation: int | None = None
+    token: str | None = None
+    submitted_at: datetime | None = None
+    cancelled: dict[str, Any] | None = None
+    """The ``cancelled`` field of the intent: ``{"external_id", "at", "by", "reason"}``."""
+    backend: str | None = None
+    """The backend that can report on the job (``databricks``), ``None`` if none is known."""
+    live_status: str | None = None
+    """The backend's status of the job (with ``live=True``); ``None`` when not asked or not known."""
+    live_active: bool | None = None
+    live_error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.task.to_json(),
+            "key": self.key,
+            "external_id": _json(self.external_id),
+            "recorded_state": self.recorded_state,
+            "generation": self.generation,
+            "token": self.token,
+            "submitted_at": _json(self.submitted_at),
+            "cancelled": _json(self.cancelled),
+            "backend": self.backend,
+            "live_status": self.live_status,
+            "live_active": self.live_active,
+            "live_error": self.live_error,
+        }
+
+
+@dataclass(frozen=True)
+class CancelRecord:
+    """What ``orphans(cancel=True)`` did about one orphaned job."""
+
+    job: JobRecord
+    action: str
+    """``cancelled``, ``already cancelled`` (recorded before: nothing sent), or ``failed``."""
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.job.to_json(), "action": self.action, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class WatermarkKey:
+    """One watermark key of an asset (one partition, or the only key), decoded."""
+
+    key: str
+    name: str
+    """The watermark's key without the partition (``watermark``)."""
+    partition: str | None
+    value: Any
+    value_type: str
+    operation: str
+    committed_at: datetime
+    writer: str
+    summary: dict[str, Any]
+    reason: str | None
+    commit_id: str
+    previous: Any
+    rewinds: tuple[Any, ...]
+    """The record's rewind history (``WatermarkRewind``), oldest first."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "name": self.name,
+            "partition": self.partition,
+            "value": _json(self.value),
+            "value_type": self.value_type,
+            "previous": _json(self.previous),
+            "operation": self.operation,
+            "committed_at": _json(self.committed_at),
+            "writer": self.writer,
+            "summary": _json(self.summary),
+            "reason": self.reason,
+            "commit_id": self.commit_id,
+            "rewinds": len(self.rewinds),
+        }
+
+
+@dataclass(frozen=True)
+class WatermarkView:
+    """Every watermark key of an asset, grouped by watermark name, with the merged (minimum) values."""
+
+    asset_id: int
+    asset_name: str
+    asset_uri: str
+    keys: tuple[WatermarkKey, ...]
+    merged: dict[str, Any]
+    """Per watermark name: the minimum over its committed partitions (what consumers may read up to)."""
+    other_keys: tuple[str, ...] = ()
+    """Keys of the asset's store that are not watermark records (left alone)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "asset": {"id": self.asset_id, "name": self.asset_name, "uri": self.asset_uri},
+            "watermarks": [k.to_json() for k in self.keys],
+            "merged": {name: _json(v) for name, v in self.merged.items()},
+            "other_keys": list(self.other_keys),
+        }
+
+
+@dataclass(frozen=True)
+class WatermarkEvent:
+    """One entry of a watermark's kept history: its last commit, or one of its recorded rewinds."""
+
+    key: str
+    event: str
+    """``commit`` (window/advance; only the last one is kept) or ``rewind``."""
+    at: datetime
+    previous: Any
+    value: Any
+    writer: str
+    reason: str | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "event": self.event,
+            "at": _json(self.at),
+            "previous": _json(self.previous),
+            "value": _json(self.value),
+            "writer": self.writer,
+            "reason": self.reason,
+            "summary": _json(self.summary),
+        }

@@ -1,0 +1,181 @@
+"""Task-side state from outside: checkpoints and job intents of a DAG run, and orphaned jobs.
+
+Every function takes an :class:`~airflow_resumable.ops.api.AirflowApi` (from
+:func:`~airflow_resumable.ops.connect`) and returns records from :mod:`airflow_resumable.ops.records`.
+Reading needs read access to the DAG's task instances; :func:`orphans` with ``cancel=True`` also writes the
+cancellation into the job's intent, which needs write access to them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar
+
+from airflow_resumable.jobs._intent import INTENT_SUFFIX
+from airflow_resumable.ops import decode
+from airflow_resumable.ops.api import AirflowApi, _text
+from airflow_resumable.ops.backends import backend_for
+from airflow_resumable.ops.errors import NotFoundError
+from airflow_resumable.ops.records import CancelRecord, CheckpointRecord, JobRecord, TaskRef
+
+__all__ = ["checkpoints", "jobs", "live", "orphans"]
+
+R = TypeVar("R")
+FINISHED_TI_STATES = ["failed", "success", "skipped", "upstream_failed", "removed"]
+
+
+def task_ref(ti: Any, run_state: str | None = None) -> TaskRef:
+    """A :class:`TaskRef` from a task instance as the REST client returns it."""
+    rendered = getattr(ti, "rendered_fields", None) or {}
+    conn_ids = {k: v for k, v in rendered.items() if k.endswith("conn_id") and isinstance(v, str)}
+    return TaskRef(
+        dag_id=ti.dag_id,
+        run_id=ti.dag_run_id,
+        task_id=ti.task_id,
+        map_index=ti.map_index,
+        state=_text(ti.state),
+        try_number=ti.try_number,
+        operator=ti.operator,
+        run_state=run_state,
+        conn_ids=conn_ids,
+    )
+
+
+def _each_task(
+    api: AirflowApi, dag_id: str, run_id: str | None, read: Callable[[TaskRef, dict[str, Any]], list[R]]
+) -> list[R]:
+    run_id = run_id or api.latest_run_id(dag_id)
+    run_state = api.run_state(dag_id, run_id)
+    if run_state is None:
+        raise NotFoundError(f"DAG run {dag_id}/{run_id} does not exist. List runs in the Airflow UI.")
+    found: list[R] = []
+    for ti in api.task_instances_of(dag_id, run_id):
+        task = task_ref(ti, run_state)
+        entries = api.task_entries(dag_id, run_id, task.task_id, task.map_index)
+        found.extend(read(task, {e.key: e.value for e in entries}))
+    return found
+
+
+def checkpoints(api: AirflowApi, dag_id: str, run_id: str | None = None) -> list[CheckpointRecord]:
+    """Every Checkpointer record of a DAG run (every task and map index); the latest run by default."""
+    return _each_task(api, dag_id, run_id, decode.checkpoints)
+
+
+def live(job: JobRecord) -> JobRecord:
+    """``job`` with the backend's live status, asked through the provider hook by the task's conn id."""
+    backend = backend_for(job)
+    if backend is None or job.external_id is None:
+        return job
+    try:
+        status, active = backend.status(job)
+    except Exception as exc:
+        return dataclasses.replace(job, backend=backend.name, live_error=f"{type(exc).__name__}: {exc}"[:300])
+    return dataclasses.replace(job, backend=backend.name, live_status=status, live_active=active)
+
+
+def jobs(
+    api: AirflowApi, dag_id: str, run_id: str | None = None, *, live_status: bool = False
+) -> list[JobRecord]:
+    """Every durable job intent of a DAG run; with ``live_status`` each job's status from its backend."""
+    found = _each_task(api, dag_id, run_id, decode.jobs)
+    return [live(j) for j in found] if live_status else found
+
+
+def _since(window: timedelta | str) -> datetime:
+    if isinstance(window, str):
+        window = parse_duration(window)
+    return datetime.now(tz=timezone.utc) - window
+
+
+def parse_duration(text: str) -> timedelta:
+    """``"7d"``, ``"12h"``, ``"30m"`` or ``"2w"`` as a timedelta (units are never guessed)."""
+    units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+    number, unit = text[:-1], text[-1:]
+    if unit not in units or not number.isdigit():
+        raise ValueError(
+            f"{text!r} is not a duration: write a whole number and a unit, e.g. 7d, 12h, 30m, 2w."
+        )
+    return timedelta(**{units[unit]: int(number)})
+
+
+def orphans(
+    api: AirflowApi,
+    *,
+    dag_id: str | None = None,
+    since: timedelta | str = "7d",
+    cancel: bool = False,
+    reason: str = "orphaned: its task instance is no longer running",
+) -> tuple[list[JobRecord], list[CancelRecord]]:
+    """Jobs still active at their backend whose task instance will not come back for them.
+
+    Looks at task instances that ended (failed, success, skipped, upstream_failed, removed, or without a
+    state in a finished run) since ``since`` ago, in one DAG or all, and asks each job's backend for its
+    status. A job is an orphan when the backend says it is active. A job whose intent already records a
+    cancellation is listed (if still active) but never cancelled twice.
+
+    With ``cancel=True`` each orphan is cancelled through the provider hook and the cancellation is
+    written into its intent (field :data:`~airflow_resumable.ops.decode.CANCELLED_FIELD`), so a later
+    try of the task does not reconnect to the cancelled run. Returns ``(orphans, actions)``.
+    """
+    start = _since(since)
+    filters: dict[str, Any] = {"state": FINISHED_TI_STATES, "end_date_gte": start}
+    tis = api.task_instances_of(dag_id or "~", "~", **filters)
+    tis += [
+        ti
+        for ti in api.task_instances_of(dag_id or "~", "~", updated_at_gte=start)
+        if ti.state is None and not any(t.id == ti.id for t in tis)
+    ]
+    run_states: dict[tuple[str, str], str | None] = {}
+    found: list[JobRecord] = []
+    for ti in tis:
+        run = (ti.dag_id, ti.dag_run_id)
+        if run not in run_states:
+            run_states[run] = api.run_state(*run)
+        task = task_ref(ti, run_states[run])
+        if not task.finished:
+            continue
+        entries = api.task_entries(task.dag_id, task.run_id, task.task_id, task.map_index)
+        for job in decode.jobs(task, {e.key: e.value for e in entries}):
+            checked = live(job)
+            if checked.live_active:
+                found.append(checked)
+    actions = [_cancel(api, job, reason) for job in found] if cancel else []
+    return found, actions
+
+
+def _cancel(api: AirflowApi, job: JobRecord, reason: str) -> CancelRecord:
+    """Cancel one orphan (unless its intent already records that) and record it in the intent.
+
+    The task's state is read again first: a job whose intent records a cancellation is not cancelled
+    again, and a task that moved on to another job since it was listed is left alone.
+    """
+    backend = backend_for(job)
+    task = job.task
+    entries = {
+        e.key: e.value for e in api.task_entries(task.dag_id, task.run_id, task.task_id, task.map_index)
+    }
+    current = next((j for j in decode.jobs(task, entries) if j.key == job.key), None)
+    if backend is None or current is None or current.external_id != job.external_id:
+        return CancelRecord(job, "skipped", "the task's stored job changed since it was listed")
+    if current.recorded_state == "cancelled":
+        who = (current.cancelled or {}).get("by", "?")
+        return CancelRecord(current, "already cancelled", f"recorded by {who}; nothing sent")
+    try:
+        backend.cancel(job)
+    except Exception as exc:
+        return CancelRecord(job, "failed", f"{type(exc).__name__}: {exc}"[:300])
+    intent_key = job.key + INTENT_SUFFIX
+    intent = entries.get(intent_key)
+    if not isinstance(intent, dict):
+        return CancelRecord(job, "cancelled", "no intent to record it in (id stored by a provider operator)")
+    mark = {
+        "external_id": job.external_id,
+        "at": datetime.now(tz=timezone.utc).isoformat(),
+        "by": api.user,
+        "reason": reason,
+    }
+    value = {**intent, decode.CANCELLED_FIELD: mark}
+    api.patch_task_entry(task.dag_id, task.run_id, task.task_id, task.map_index, intent_key, value)
+    return CancelRecord(dataclasses.replace(job, recorded_state="cancelled", cancelled=mark), "cancelled")
