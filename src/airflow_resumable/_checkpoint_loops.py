@@ -16,11 +16,13 @@ only finalised later by the event loop, and the checkpoint must know at once.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sized
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from airflow_resumable._checkpoint_core import CheckpointCore
+from airflow_resumable._checkpoint_frames import Consumer, consumer, left_by_break, on_stack
 from airflow_resumable._checkpoint_positions import NOTHING, SKIP, Keyed, Ordinal
 from airflow_resumable.errors import CheckpointError, InvalidValueError
 
@@ -37,6 +39,8 @@ T = TypeVar("T")
 class LoopOwner(Protocol):
     """What a loop needs from its checkpointer."""
 
+    key: str
+
     def _complete(self, run: Run, pos: Any) -> bool: ...
 
     def _tick(self, run: Run) -> int: ...
@@ -50,23 +54,27 @@ class Run:
     ``kind`` is ``fast`` (default positions: position = base + done), ``positions`` (positions from a
     placer; the last completed one is ``pos``) or ``pending`` (out-of-order progress exists: every
     completion goes through the checkpointer's ``_mark_done``). ``cur`` is the position of the item
-    handed out last (for the placed and async loops).
+    handed out last (for the placed and async loops). ``left`` says how the loop was let go with an item
+    in flight: ``"break"`` (a ``break``/``return`` of the driving ``for``), ``"other"`` (an exception,
+    ``close()``, garbage collection) or ``""`` (not let go). ``driver`` is the frame that drives it.
     """
 
     __slots__ = (
-        "abandoned",
         "base",
         "cur",
         "done",
+        "driver",
         "finished",
         "is_async",
         "kind",
+        "left",
         "limit",
         "pos",
         "ref",
         "settled",
         "started",
         "synced",
+        "thread",
     )
 
     def __init__(self, kind: str, base: int = 0, pos: Any = None, *, is_async: bool = False) -> None:
@@ -80,26 +88,38 @@ class Run:
         self.limit = 0
         self.started = False
         self.finished = False
-        self.abandoned = False
+        self.left = ""
         self.settled = False
         self.ref: weakref.ref[Any] | None = None
+        self.driver: Consumer | None = None
+        self.thread = threading.get_ident()
+
+    def start(self, key: str) -> None:
+        """The first item is asked for (call from the loop): note who asks, refuse readers-ahead."""
+        self.started = True
+        self.thread = threading.get_ident()
+        self.driver = consumer(key)
+
+    def let_go(self) -> None:
+        """The loop is closed or dropped (call from the loop): note how, if an item is in flight."""
+        self.left = "break" if left_by_break(self.driver) else "other"
 
     def holds_item(self) -> bool:
         """An item was handed out and neither completed nor settled."""
         if self.settled:
             return False
         if self.is_async:
-            return self.cur is not NOTHING and not self.finished
-        return (self.started and not self.finished) or self.abandoned
+            return self.cur is not NOTHING
+        return (self.started and not self.finished) or self.left != ""
 
     def is_open(self) -> bool:
-        """Code still iterates this loop: it holds an item and its iterator is alive."""
-        return self.holds_item() and self.ref is not None and self.ref() is not None
+        """Code may still iterate this loop: it holds an item and was not let go."""
+        return self.holds_item() and self.left == "" and self.ref is not None and self.ref() is not None
 
 
 def iter_fast(owner: LoopOwner, run: Run, items: Iterable[T]) -> Iterator[T]:
     """Default positions, nothing finished out of order: the hot path."""
-    run.started = True
+    run.start(owner.key)
     try:
         source = iter(items)
         if run.base:
@@ -113,7 +133,7 @@ def iter_fast(owner: LoopOwner, run: Run, items: Iterable[T]) -> Iterator[T]:
             yield item
             run.done = done
     except GeneratorExit:
-        run.abandoned = True  # closed at the yield: the item handed out is in flight
+        run.let_go()  # closed at the yield: the item handed out is in flight
         raise
     finally:
         run.finished = True
@@ -121,7 +141,7 @@ def iter_fast(owner: LoopOwner, run: Run, items: Iterable[T]) -> Iterator[T]:
 
 def iter_placed(owner: LoopOwner, run: Run, place: Callable[[Any], Any], items: Iterable[T]) -> Iterator[T]:
     """Positions from a placer (``key=``, or default positions with out-of-order progress to skip)."""
-    run.started = True
+    run.start(owner.key)
     due = False
     try:
         for item in items:
@@ -135,14 +155,18 @@ def iter_placed(owner: LoopOwner, run: Run, place: Callable[[Any], Any], items: 
             run.cur = NOTHING
             due = owner._complete(run, pos)
     except GeneratorExit:
-        run.abandoned = True
+        run.let_go()
         raise
     finally:
         run.finished = True
 
 
 class AsyncLoop(Generic[T]):
-    """``async for`` over a sync or an async iterable, with the same rules as the sync loop."""
+    """``async for`` over a sync or an async iterable, with the same rules as the sync loop.
+
+    A class rather than an async generator: an abandoned async generator is finalised later by the event
+    loop, while this object is dropped at once by the ``async for`` that lets go of it (see ``__del__``).
+    """
 
     def __init__(
         self, owner: LoopOwner, run: Run, place: Callable[[Any], Any], items: Iterable[T] | AsyncIterable[T]
@@ -154,12 +178,18 @@ class AsyncLoop(Generic[T]):
     def __aiter__(self) -> AsyncLoop[T]:
         return self
 
+    def __del__(self) -> None:
+        run = self._run
+        if run.cur is not NOTHING and not run.settled and run.left == "":
+            run.let_go()
+
     async def __anext__(self) -> T:
         run = self._run
         if run.finished:
             raise StopAsyncIteration
         try:
-            run.started = True
+            if not run.started:
+                run.start(self._owner.key)
             due = False
             if run.cur is not NOTHING:  # asked for the next one: the item handed out last is complete
                 pos, run.cur = run.cur, NOTHING
@@ -268,11 +298,13 @@ class CheckpointLoops(CheckpointCore):
             self._sync(run)
         self._runs = [run for run in self._runs if not run.finished or run.holds_item()]
 
-    def _close_runs(self, *, completed: bool) -> None:
-        """End every loop; an item still in flight counts as done only if ``completed``."""
+    def _close_runs(self, *, moved_on: bool) -> None:
+        """End every loop. An item in flight counts as done only if its loop was left with ``break`` (or
+        ``return``) and the code then ``moved_on`` (the block ends normally, or another loop or manual
+        progress starts); after an exception, or when it cannot be told, it is redone."""
         with self._lock:
             for run in self._runs:
-                if run.holds_item() and completed:
+                if run.holds_item() and moved_on and run.left == "break":
                     if run.kind == "fast":
                         run.done += 1
                     elif run.kind == "pending":
@@ -288,14 +320,17 @@ class CheckpointLoops(CheckpointCore):
             self._sync_runs()
 
     def _settle_runs(self, what: str) -> None:
-        """Before a new loop or manual progress: refuse while a loop is still iterated (nested use), and
-        count the in-flight item of a loop that was left (``break``) as done: the code moved on."""
+        """Before a new loop or manual progress: refuse while an enclosing loop still iterates (nested use),
+        and settle the loops that were left (see :meth:`_close_runs`)."""
         with self._lock:
             self._sync_runs()
-            if any(run.is_open() for run in self._runs):
+            here = threading.get_ident()
+            if any(run.is_open() and (run.thread != here or on_stack(run.driver)) for run in self._runs):
                 raise CheckpointError(
                     f"Checkpointer {self.key!r}: {what} was called while an iterate() loop over it is still "
                     "going. One Checkpointer tracks one loop: give a nested loop its own Checkpointer and "
-                    "key, and record progress either with iterate() or with advance()/done(), not both."
+                    "key, and record progress either with iterate() or with advance()/done(), not both. "
+                    "(A loop left with `break` whose iterator is still held in a variable also counts as "
+                    "going: close it with .close() first.)"
                 )
-            self._close_runs(completed=True)
+            self._close_runs(moved_on=True)

@@ -197,7 +197,7 @@ class Checkpointer(CheckpointLoops, CheckpointWrites):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
-            self._close_runs(completed=exc is None)
+            self._close_runs(moved_on=exc is None)
             if exc is None:
                 self._finish()
             else:
@@ -222,7 +222,7 @@ class Checkpointer(CheckpointLoops, CheckpointWrites):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
-            self._close_runs(completed=exc is None)
+            self._close_runs(moved_on=exc is None)
             if exc is None:
                 await self._afinish()
             else:

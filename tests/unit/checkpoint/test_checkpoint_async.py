@@ -205,7 +205,7 @@ def test_aiterate_needs_async_with(task_state_store: InMemoryTaskStateStore) -> 
 def test_sync_iterate_inside_async_with(task_state_store: InMemoryTaskStateStore) -> None:
     async def main() -> list[int]:
         async with Checkpointer("rows", store=task_state_store, clear_on_success=False) as ckpt:
-            return list(ckpt.iterate(range(4)))
+            return [item for item in ckpt.iterate(range(4))]
 
     assert asyncio.run(main()) == [0, 1, 2, 3]
     assert task_state_store.get("rows")["position"] == 4

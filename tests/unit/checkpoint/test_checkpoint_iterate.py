@@ -139,7 +139,7 @@ def test_it_can_be_used_again_after_the_block(task_state_store: InMemoryTaskStat
     ckpt = Checkpointer("rows", store=task_state_store, initial=0)
     for _ in range(2):
         with ckpt:
-            assert list(ckpt.iterate("abc")) == ["a", "b", "c"]
+            assert [item for item in ckpt.iterate("abc")] == ["a", "b", "c"]
 
 
 def test_mixing_advance_into_an_open_loop_is_refused(task_state_store: InMemoryTaskStateStore) -> None:
@@ -176,7 +176,7 @@ def test_after_a_break_manual_progress_continues_from_the_item_that_was_in_fligh
 
 def test_finds_the_running_tasks_store(context: dict[str, Any]) -> None:
     with Checkpointer("rows", initial=0, clear_on_success=False) as ckpt:
-        assert list(ckpt.iterate("xyz")) == ["x", "y", "z"]
+        assert [item for item in ckpt.iterate("xyz")] == ["x", "y", "z"]
     assert context["task_state_store"].get("rows")["position"] == 3
 
 
@@ -241,7 +241,7 @@ def test_equal_keys_are_refused_with_a_tie_breaker_hint(task_state_store: InMemo
 def test_composite_keys_order_ties(task_state_store: InMemoryTaskStateStore) -> None:
     rows = [("2026-01-01", 1), ("2026-01-01", 2), ("2026-01-02", 1)]
     with Checkpointer("rows", store=task_state_store, clear_on_success=False) as ckpt:
-        assert list(ckpt.iterate(rows, key=lambda r: r)) == rows
+        assert [item for item in ckpt.iterate(rows, key=lambda r: r)] == rows
     assert Checkpointer("rows", store=task_state_store).position == ("2026-01-02", 1)
 
 
@@ -249,24 +249,24 @@ def test_key_types_that_do_not_compare_give_a_checkpoint_error(
     task_state_store: InMemoryTaskStateStore,
 ) -> None:
     with Checkpointer("rows", store=task_state_store, clear_on_success=False) as ckpt:
-        list(ckpt.iterate([1, 2], key=lambda n: n))
+        [item for item in ckpt.iterate([1, 2], key=lambda n: n)]
     with (
         Checkpointer("rows", store=task_state_store) as ckpt,
         pytest.raises(CheckpointError, match="compared"),
     ):
-        list(ckpt.iterate(["a"], key=lambda s: s))
+        [item for item in ckpt.iterate(["a"], key=lambda s: s)]
 
 
 def test_a_key_returning_none_or_a_naive_datetime_is_bad_input(
     task_state_store: InMemoryTaskStateStore,
 ) -> None:
     with Checkpointer("rows", store=task_state_store) as ckpt, pytest.raises(InvalidValueError, match="None"):
-        list(ckpt.iterate([1], key=lambda n: None))
+        [item for item in ckpt.iterate([1], key=lambda n: None)]
     with (
         Checkpointer("rows", store=task_state_store) as ckpt,
         pytest.raises(InvalidValueError, match="naive"),
     ):
-        list(ckpt.iterate([1], key=lambda n: datetime(2026, 1, n)))
+        [item for item in ckpt.iterate([1], key=lambda n: datetime(2026, 1, n))]
     assert task_state_store.keys() == []
 
 

@@ -77,7 +77,7 @@ def test_a_custom_codec_stores_and_orders_custom_positions(task_state_store: InM
                 break
     assert task_state_store.get("releases")["position"] == "1.10.0"
     with Checkpointer("releases", store=task_state_store, codec=VersionCodec()) as ckpt:
-        assert list(ckpt.iterate(releases, key=lambda v: v)) == [Version("2.0.1")]
+        assert [item for item in ckpt.iterate(releases, key=lambda v: v)] == [Version("2.0.1")]
 
 
 def test_a_codec_that_raises_anything_is_reported_as_bad_input(

@@ -151,7 +151,7 @@ def test_reset_deletes_the_key_and_starts_over(task_state_store: InMemoryTaskSta
         assert task_state_store.keys() == []
         assert ckpt.position == 0
         assert ckpt.items_done == 0
-        assert list(ckpt.iterate("ab")) == ["a", "b"]
+        assert [item for item in ckpt.iterate("ab")] == ["a", "b"]
     assert task_state_store.get("rows")["position"] == 2
 
 
