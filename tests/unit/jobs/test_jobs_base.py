@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from toy_backend import HttpError, JobFailedError, ToyOperator, ToyService
+from toy_backend import HttpError, JobFailedError, ToyApiError, ToyOperator, ToyService
 
 from airflow_resumable.errors import InvalidValueError, JobError
 from airflow_resumable.jobs.base import Decision, DurableJobMixin, ResumeDecision
@@ -61,14 +61,43 @@ def test_intent_is_written_before_submit(service, state_backend):
     assert seen[0]["token"] == ctx["task_state_store"].get(INTENT)["token"]
 
 
-def test_ids_and_intents_never_expire(service, state_backend, mocker):
+def test_the_id_keeps_upstream_retention_and_the_intent_never_expires(service, state_backend, mocker):
+    """12.8: the id key is written as upstream writes it (``set(key, value)``, default retention)."""
     from airflow.sdk import NEVER_EXPIRE
 
     ctx = _ctx(state_backend)
     spy = mocker.spy(ctx["task_state_store"], "set")
     _op(service).execute(ctx)
-    assert spy.call_count == 3  # intent (submitting), intent (submitted), id
-    assert all(call.kwargs["retention"] is NEVER_EXPIRE for call in spy.call_args_list)
+    calls = [(call.args[0], call.kwargs.get("retention", "default")) for call in spy.call_args_list]
+    assert calls == [(INTENT, NEVER_EXPIRE), (INTENT, NEVER_EXPIRE), (KEY, "default")]
+
+
+class TwoArgumentStore:
+    """A store with upstream's documented two-argument ``set(key, value)`` and nothing else."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    def set(self, key: str, value: Any) -> None:
+        self.data[key] = value
+
+    def delete(self, key: str) -> None:
+        self.data.pop(key, None)
+
+
+def test_a_store_with_a_two_argument_set_is_used_without_retention(service):
+    """12.8: before, every write passed ``retention=`` and such a store failed before submitting."""
+    ctx = make_context()
+    ctx["task_state_store"] = store = TwoArgumentStore()
+    assert _op(service).execute(ctx) == {"job": "job-1", "status": "SUCCEEDED"}
+    assert store.data[KEY] == "job-1"
+    assert store.data[INTENT]["state"] == "submitted"
+    ctx2 = make_context(try_number=2)
+    ctx2["task_state_store"] = store
+    assert _op(service).decide(ctx2).action is Decision.ALREADY_SUCCEEDED
 
 
 # -- retries -------------------------------------------------------------------------------------------
@@ -103,7 +132,9 @@ def test_terminal_failure_rotates_the_token_and_never_replays(state_backend):
         first.execute(_ctx(state_backend))
     retry = _op(service)
     decision = retry.decide(_ctx(state_backend, 2))
-    assert decision == ResumeDecision(Decision.RESUBMIT, None, "FAILED", 2, decision.token)
+    assert decision == ResumeDecision(
+        Decision.RESUBMIT, None, "FAILED", 2, decision.token, previous_external_id="job-1"
+    )
     assert decision.token != first.tokens[0]
     assert retry.execute(_ctx(state_backend, 2))["job"] == "job-2"
     assert [j.token for j in service.jobs.values()] == [first.tokens[0], retry.tokens[0]]
@@ -285,7 +316,7 @@ def test_transient_status_errors_are_retried(service, state_backend):
 def test_persistent_transient_errors_fail_the_try_without_submitting(service, state_backend):
     _op(service).execute(_ctx(state_backend))
     service.status_errors = [HttpError(503)] * 10
-    with pytest.raises(HttpError):
+    with pytest.raises(ToyApiError):
         _op(service).execute(_ctx(state_backend, 2))
     assert service.submit_calls == 1
 
@@ -293,7 +324,7 @@ def test_persistent_transient_errors_fail_the_try_without_submitting(service, st
 def test_other_status_errors_are_not_retried(service, state_backend):
     _op(service).execute(_ctx(state_backend))
     service.status_errors = [HttpError(403, "forbidden")]
-    with pytest.raises(HttpError, match="403"):
+    with pytest.raises(ToyApiError, match="403"):
         _op(service).decide(_ctx(state_backend, 2))
     assert service.status_errors == []
 
@@ -304,11 +335,11 @@ def test_transient_errors_while_polling_are_retried(state_backend):
     class Flaky(ToyOperator):
         fails = 2
 
-        def poll_until_complete(self, external_id: Any, context: Any) -> None:
+        def poll_until_complete(self, external_id: Any, context: Any) -> Any:
             if self.fails:
                 self.fails -= 1
                 raise HttpError(502, "bad gateway")
-            super().poll_until_complete(external_id, context)
+            return super().poll_until_complete(external_id, context)
 
     assert Flaky(task_id="task", service=service).execute(_ctx(state_backend))["status"] == "SUCCEEDED"
 
@@ -363,12 +394,33 @@ def test_not_durable_submits_fresh_without_store_or_token(service, state_backend
     assert len(service.jobs) == 2
 
 
-def test_without_a_store_it_warns_and_still_uses_a_derived_token(service):
+def test_without_a_store_it_warns_and_still_sends_a_token(service):
     ctx = make_context()
     ctx["task_state_store"] = None
     op = _op(service)
     assert op.execute(ctx)["job"] == "job-1"
-    assert op.tokens == [op.idempotency_token(ctx, 1)]
+    assert re.fullmatch(r"[0-9a-f]{16}-[0-9a-f]{12}-g1", op.tokens[0] or "")
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        pytest.param({}, id="empty-dict"),
+        pytest.param({"params": {}}, id="dict-without-ti"),
+        pytest.param({"ti": "MOCK"}, id="dict-with-mock-ti"),
+        pytest.param(None, id="none"),
+    ],
+)
+def test_a_context_without_store_or_task_identity_submits_and_polls_with_a_warning(service, context, capsys):
+    """12.1: upstream warns and submits; this raised JobError (no dag_id/run_id) or TypeError (a mock)."""
+    from unittest import mock
+
+    if isinstance(context, dict) and context.get("ti") == "MOCK":
+        context = {"ti": mock.MagicMock()}
+    op = _op(service)
+    assert op.execute(context) == {"job": "job-1", "status": "SUCCEEDED"}
+    assert "crash recovery is disabled" in capsys.readouterr().out
+    assert len(service.jobs) == 1
 
 
 def test_submit_durably_refuses_reconnect_decisions(service, state_backend):
@@ -423,61 +475,112 @@ def test_team_name_tag_comes_from_the_task_instance(service, state_backend, mock
     assert incr.call_args.kwargs["tags"] == {"operator": "ToyOperator", "team_name": "blue"}
 
 
-def test_each_decision_is_one_structured_log_event(service, state_backend, mocker):
-    op = _op(service)
-    events: list[tuple[str, dict[str, Any]]] = []
+def _events(mocker: Any) -> list[tuple[str, str, dict[str, Any]]]:
+    events: list[tuple[str, str, dict[str, Any]]] = []
 
     class Log:
-        def info(self, event: str, **kw: Any) -> None:
-            events.append((event, kw))
-
-        def warning(self, event: str, **kw: Any) -> None:
-            events.append((event, kw))
-
-        error = debug = warning
+        def __getattr__(self, level: str) -> Any:
+            return lambda event, *args, **kw: events.append((level, event, kw))
 
     mocker.patch.object(ToyOperator, "log", Log(), create=True)
-    op.decide(_ctx(state_backend))
-    decisions = [kw for event, kw in events if event == "Resume decision"]
-    assert decisions == [
-        {
-            "decision": "fresh",
-            "external_id": None,
-            "status": None,
-            "generation": 1,
-            "external_id_key": KEY,
-        }
+    return events
+
+
+def test_decisions_are_logged_as_upstream_events_with_own_fields_beside(state_backend, mocker):
+    """12.7: upstream's reconnect / already-succeeded / terminal-resubmit / fresh events, by name."""
+    service = ToyService(scripts=[["RUNNING"], ["FAILED"], ["SUCCEEDED"]])
+    jobs = {status: service.submit(None) for status in ("RUNNING", "FAILED", "SUCCEEDED")}
+    events = _events(mocker)
+    store = state_backend.task_store()
+    actions = []
+    for job, upstream_event, level in [
+        (None, "No stored external ID found; submitting fresh job", "debug"),
+        ("RUNNING", "Reconnecting to existing job", "info"),
+        ("FAILED", "Prior job in terminal state, resubmitting fresh", "warning"),
+        ("SUCCEEDED", "Job already completed successfully, skipping resubmission", "info"),
+    ]:
+        if job is not None:
+            store.set(KEY, jobs[job])
+        events.clear()
+        decision = _op(service).decide(_ctx(state_backend))
+        assert [(lvl, ev) for lvl, ev, _ in events] == [(level, upstream_event)]
+        fields = events[0][2]
+        assert fields["external_id_key"] == KEY
+        assert fields["generation"] == decision.generation
+        if job is not None:
+            assert fields["external_id"] == jobs[job]
+        actions.append(decision.action.value)
+    assert actions == ["fresh_submit", "reconnect", "terminal_resubmit", "already_succeeded"]
+
+
+def test_span_attributes_keep_upstream_values(service, state_backend, mocker):
+    """12.7: ``resumable.decision`` is ``fresh_submit`` / ``terminal_resubmit`` as upstream (was fresh...)."""
+    from airflow_resumable.jobs import base
+
+    seen: list[dict[str, Any]] = []
+
+    class Span:
+        def __init__(self) -> None:
+            self.attrs: dict[str, Any] = {}
+            seen.append(self.attrs)
+
+        def set_attribute(self, name: str, value: Any) -> None:
+            self.attrs[name] = value
+
+        def __enter__(self) -> Any:
+            return self
+
+        def __exit__(self, *exc: Any) -> None:
+            return None
+
+    mocker.patch.object(base.tracer, "start_as_current_span", side_effect=lambda name: Span())
+    failing = ToyService(scripts=[["FAILED"]])
+    with pytest.raises(JobFailedError):
+        _op(failing).execute(_ctx(state_backend))
+    _op(failing).execute(_ctx(state_backend, 2))
+    no_store = make_context()
+    no_store["task_state_store"] = None
+    _op(service).execute(no_store)
+    assert [s["resumable.decision"] for s in seen] == [
+        "fresh_submit",
+        "terminal_resubmit",
+        "no_task_state_store",
     ]
+    assert seen[1]["resumable.prior_status"] == "FAILED"
+    assert seen[1]["resumable.external_id"] == "job-1"
+    assert seen[1]["resumable.generation"] == 2
+    assert all(s["operator"] == "ToyOperator" and s["resumable.external_id_key"] == KEY for s in seen)
 
 
 # -- tokens --------------------------------------------------------------------------------------------
-def test_token_is_deterministic_per_task_instance_and_generation(service):
+def test_every_new_token_is_new_and_names_its_task_instance(service):
     op = _op(service)
     base = make_context()
-    assert op.idempotency_token(base, 1) == op.idempotency_token(make_context(try_number=5), 1)
+    first, again = op.idempotency_token(base, 1), op.idempotency_token(make_context(try_number=5), 1)
+    assert first != again  # a random part: a reset task instance never reuses a token
+    assert first.split("-")[0] == again.split("-")[0]  # the same task instance's hash
     others = [
-        op.idempotency_token(base, 2),
         op.idempotency_token(make_context(map_index=3), 1),
         op.idempotency_token(make_context(run_id="other"), 1),
         op.idempotency_token(make_context(dag_id="other"), 1),
         op.idempotency_token(make_context(task_id="other"), 1),
     ]
-    assert len({op.idempotency_token(base, 1), *others}) == 6
+    assert len({first.split("-")[0], *(t.split("-")[0] for t in others)}) == 5
 
 
 @settings(max_examples=60, deadline=None)
 @given(
     run_id=st.text(min_size=1, max_size=300),
     map_index=st.integers(-1, 10**6),
-    generation=st.integers(1, 10**9),
-    max_length=st.integers(20, 200),
+    generation=st.integers(1, 10**6),
+    max_length=st.integers(22, 200),
 )
 def test_token_fits_the_backend_limit_and_safe_charset(run_id, map_index, generation, max_length):
     op = _op(ToyService())
     op.idempotency_token_max_length = max_length
     token = op.idempotency_token(make_context(run_id=run_id, map_index=map_index), generation)
     assert len(token) <= max_length
-    assert re.fullmatch(r"[A-Za-z0-9_-]+", token)
+    assert re.fullmatch(r"[a-z0-9-]+", token)
     assert token.endswith(f"-g{generation}")
 
 
@@ -495,7 +598,7 @@ def test_token_method_shadowed_by_an_attribute_still_works(service, state_backen
     op = _op(service)
     op.idempotency_token = "user-token"  # type: ignore[assignment,method-assign]
     decision = op.decide(_ctx(state_backend))
-    assert decision.token == DurableJobMixin.idempotency_token(op, _ctx(state_backend), 1)
+    assert re.fullmatch(r"[0-9a-f]{16}-[0-9a-f]{12}-g1", decision.token)
 
 
 def test_mixin_must_come_before_base_operator():
@@ -573,3 +676,134 @@ def test_a_bare_string_of_previous_keys_is_rejected_with_a_hint(service, state_b
     op = _op(service, previous_external_id_keys="old_id")
     with pytest.raises(InvalidValueError, match="trailing comma"):
         op.decide(_ctx(state_backend))
+
+
+# -- issue 11: crash windows, error classification, state resets ------------------------------------------
+def test_repeated_submission_that_returns_a_failed_job_submits_the_next_generation(crash_and_retry):
+    """11.2: crash after submit, before the id is stored; the job then fails. The retry's repeated submit
+    gets the failed job back (same token): it must not be polled and reported, nor fail the try."""
+    service = ToyService(scripts=[["FAILED"]])
+    ops: list[ToyOperator] = []
+
+    def run(context: Any) -> Any:
+        ops.append(_op(service))
+        return ops[-1].execute(context)
+
+    report = crash_and_retry(run, on_write(2))  # write 2: the intent update right after submit
+    assert [t.outcome for t in report.tries] == ["crashed", "success"]
+    assert report.tries[1].result == {"job": "job-2", "status": "SUCCEEDED"}
+    assert ops[1].polled == ["job-2"]  # the failed job is never polled or reported
+    assert ops[1].tokens[0] == ops[0].tokens[0] and ops[1].tokens[1] != ops[0].tokens[0]
+    intent = report.tries[1].task_state[INTENT]
+    assert (intent["generation"], intent["external_id"]) == (2, "job-2")
+
+
+def test_repeated_submission_that_returns_an_unknown_job_submits_the_next_generation(crash_and_retry):
+    service = ToyService(scripts=[["FAILED"]])
+
+    class Forgetful(ToyOperator):
+        def submit_job(self, context: Any) -> Any:
+            job = super().submit_job(context)
+            if context["ti"].try_number == 2 and job == "job-1":
+                del self.service.jobs["job-1"]  # the backend returns an id whose history is gone
+            return job
+
+    report = crash_and_retry(
+        lambda context: Forgetful(task_id="task", service=service).execute(context), on_write(2)
+    )
+    assert report.tries[1].result["job"] == "job-2"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        pytest.param("AirflowNotFoundException", id="missing-connection"),
+        pytest.param("AirflowException", id="airflow-exception"),
+        pytest.param("ServerResponseError", id="execution-api-404"),
+    ],
+)
+def test_airflow_exceptions_are_neither_transient_nor_job_not_found(service, error):
+    """11.3: Airflow's ``status_code`` class attributes (404, 500) say nothing about a backend job."""
+    op = _op(service)
+    exc = _airflow_error(error)
+    assert op.is_transient_error(exc) is False
+    assert op.is_job_not_found(exc) is False
+
+
+def _airflow_error(name: str) -> BaseException:
+    from airflow.providers.common.compat.sdk import AirflowException, AirflowNotFoundException
+
+    if name == "AirflowNotFoundException":
+        return AirflowNotFoundException("The conn_id `toy_default` isn't defined")
+    if name == "AirflowException":
+        return AirflowException("job failed with terminal state FAILED")
+    import httpx
+    from airflow.sdk.api.client import ServerResponseError
+
+    request = httpx.Request("PUT", "http://api/execution/state-store/ti/x")
+    response = httpx.Response(404, request=request, json={"detail": "Task instance not found"})
+    return ServerResponseError("Task instance not found", request=request, response=response)
+
+
+def test_missing_connection_while_deciding_fails_the_try_unchanged_and_submits_nothing(
+    service, state_backend
+):
+    """11.3: a missing connection read as "job not found" submitted a second live job."""
+    from airflow.providers.common.compat.sdk import AirflowNotFoundException
+
+    _op(service).submit_durably(_ctx(state_backend), _op(service).decide(_ctx(state_backend)))
+    missing = AirflowNotFoundException("The conn_id `toy_default` isn't defined")
+    service.status_errors = [missing]
+    with pytest.raises(AirflowNotFoundException) as raised:
+        _op(service).execute(_ctx(state_backend, 2))
+    assert raised.value is missing
+    assert (service.submit_calls, service.status_calls) == (1, 1)
+
+
+def test_a_job_failure_is_polled_once_and_raised_unchanged(state_backend):
+    """11.3 / 12.3: every AirflowException was retried as transient: four polls, four cancels."""
+    service = ToyService(scripts=[["RUNNING", "FAILED"]])
+    op = _op(service)
+    with pytest.raises(JobFailedError, match=r"^job job-1 ended FAILED$"):
+        op.execute(_ctx(state_backend))
+    assert op.polled == ["job-1"]
+
+
+def test_a_state_reset_runs_a_new_job(service, state_backend):
+    """11.4: the token was a pure function of the task instance: after the task's state was deleted the
+    backend handed back the old job and nothing ran."""
+    first = _op(service)
+    first.execute(_ctx(state_backend))
+    state_backend.task_store().clear()  # the documented way to force a new job; clear_on_success does this
+    again = _op(service)
+    assert again.execute(_ctx(state_backend)) == {"job": "job-2", "status": "SUCCEEDED"}
+    assert again.tokens[0] != first.tokens[0]
+    assert len(service.jobs) == 2
+
+
+def test_a_failed_id_stored_without_intent_is_followed_by_a_new_token(state_backend):
+    """A run id left by the upstream mixin (no intent) that failed: the new submission gets a new token."""
+    service = ToyService(scripts=[["FAILED"]])
+    state_backend.task_store().set(KEY, service.submit("provider-token"))
+    decision = _op(service).decide(_ctx(state_backend))
+    assert (decision.action, decision.generation, decision.previous_external_id) == (
+        Decision.RESUBMIT,
+        1,
+        "job-1",
+    )
+    assert decision.token != "provider-token"
+
+
+def test_a_backend_that_keeps_returning_failed_jobs_stops_with_a_job_error(state_backend):
+    service = ToyService(scripts=[["FAILED"]])
+
+    class Stubborn(ToyOperator):
+        def submit_job(self, context: Any) -> Any:
+            super().submit_job(context)
+            return "job-1"
+
+        def _submission_may_exist(self, decision: ResumeDecision) -> bool:
+            return True
+
+    with pytest.raises(JobError, match="returned a job that had already failed"):
+        Stubborn(task_id="task", service=service).execute(_ctx(state_backend))

@@ -7,6 +7,7 @@ through real Airflow retries in tests/integration/test_databricks_crash_matrix.p
 from __future__ import annotations
 
 import inspect
+import re
 import subprocess
 import sys
 import textwrap
@@ -85,7 +86,8 @@ def test_derived_token_is_sent_and_recorded(databricks, state_backend):
     op.execute(ctx)
     (run,) = databricks.created
     assert op.idempotency_token is None  # the provider's argument: the method is reached on the class
-    assert run.token == DurableJobMixin.idempotency_token(op, ctx, 1)
+    assert run.token == op.submission_token
+    assert re.fullmatch(r"[0-9a-f]{16}-[0-9a-f]{12}-g1", run.token)
     assert ctx["task_state_store"].get("databricks_run_id.intent")["token"] == run.token
     assert len(run.token) <= 64
 

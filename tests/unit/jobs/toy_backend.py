@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from airflow.providers.common.compat.sdk import AirflowException
 from airflow.sdk import BaseOperator
 
 from airflow_resumable.jobs.base import DurableJobMixin
@@ -17,16 +18,25 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
 
-class HttpError(Exception):
-    """An API error with an HTTP status, as client libraries raise them."""
-
-    def __init__(self, status_code: int, message: str = "") -> None:
-        super().__init__(f"{status_code} {message}".strip())
-        self.status_code = status_code
+class ToyApiError(AirflowException):
+    """What a provider's hook raises for an API error answer: an ``AirflowException`` raised from the
+    client's ``requests.HTTPError`` (the Databricks hook's ``DatabricksApiError`` has the same shape)."""
 
 
-class JobFailedError(Exception):
-    """The toy job ended in a failed state."""
+def HttpError(status_code: int, message: str = "") -> ToyApiError:
+    """A :class:`ToyApiError` for an HTTP ``status_code`` answer, raised from the client's error."""
+    import requests
+
+    response = requests.Response()
+    response.status_code = status_code
+    response._content = b"{}"
+    error = ToyApiError(f"Response: {message or '{}'}, Status Code: {status_code}")
+    error.__cause__ = requests.HTTPError(f"{status_code} {message}".strip(), response=response)
+    return error
+
+
+class JobFailedError(AirflowException):
+    """The toy job ended in a failed state (providers raise ``AirflowException`` for a failed job)."""
 
 
 @dataclass
@@ -118,13 +128,15 @@ class ToyOperator(DurableJobMixin, BaseOperator):
     def is_job_succeeded(self, status: str) -> bool:
         return status == "SUCCEEDED"
 
-    def poll_until_complete(self, external_id: Any, context: Any) -> None:
+    def poll_until_complete(self, external_id: Any, context: Any) -> Any:
+        """Poll to the end; return the result (the upstream mixin returns this value on a reconnect)."""
         self.polled.append(external_id)
         status = self.service.status(external_id)
         while self.is_job_active(status):
             status = self.service.advance(external_id)
         if not self.is_job_succeeded(status):
             raise JobFailedError(f"job {external_id} ended {status}")
+        return self.get_job_result(external_id, context)
 
     def get_job_result(self, external_id: Any, context: Any) -> Any:
         return {"job": external_id, "status": self.service.jobs[external_id].status}

@@ -1,0 +1,156 @@
+"""The resume decision: what a try does about its external job, and how that is reported.
+
+Reported exactly as the Task SDK's ``ResumableJobMixin`` reports it, so dashboards and log searches built
+on the upstream mixin keep working: the span ``resumable_job.resume_decision`` with the attribute
+``resumable.decision`` (``fresh_submit``, ``reconnect``, ``already_succeeded``, ``terminal_resubmit``,
+``no_task_state_store``), the upstream log events and the upstream metric names. The durable operators'
+own facts (generation, token, whether a submission is repeated) are extra fields beside them.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk._shared.observability.metrics import stats
+
+if TYPE_CHECKING:
+    from pydantic import JsonValue
+
+__all__ = ["Decision", "ResumeDecision"]
+
+NO_STORE = "no_task_state_store"
+"""The span's decision value when the context has no task state store (nothing is read or written)."""
+
+
+class Decision(str, enum.Enum):
+    """What a retry does about the external job; the values are the upstream mixin's span values."""
+
+    FRESH = "fresh_submit"
+    """Nothing stored and nothing found: submit (generation 1, or the generation of an unfinished intent)."""
+    RECONNECT = "reconnect"
+    """A known job is still active: poll it (or defer on it); do not submit."""
+    ALREADY_SUCCEEDED = "already_succeeded"
+    """The known job succeeded: return its result without submitting or polling."""
+    RESUBMIT = "terminal_resubmit"
+    """The known job failed for good or the backend no longer knows it: submit a new generation."""
+
+
+@dataclass(frozen=True)
+class ResumeDecision:
+    """The outcome of :meth:`~airflow_resumable.jobs.base.DurableJobMixin.decide`.
+
+    ``generation`` and ``token`` are what the next submission (if any) must use: for ``FRESH`` and
+    ``RESUBMIT`` pass the decision to :meth:`~airflow_resumable.jobs.base.DurableJobMixin.submit_durably`;
+    for ``RECONNECT`` and ``ALREADY_SUCCEEDED`` they describe the known job's submission.
+    """
+
+    action: Decision
+    external_id: JsonValue | None
+    """The job to reconnect to or whose result to return; ``None`` for ``FRESH`` and ``RESUBMIT``."""
+    status: str | None
+    """The backend status seen while deciding (``None`` when nothing was asked, or the job was not found)."""
+    generation: int
+    token: str
+    repeats_submission: bool = False
+    """True for a ``FRESH`` decision that repeats an earlier try's submission (same generation and token)
+    whose job id was never stored: the job may already exist, and a backend that deduplicates by token
+    returns it. Backends with side effects before submitting (cancelling other runs) skip them then."""
+    previous_external_id: JsonValue | None = None
+    """For ``RESUBMIT``: the job that failed or that the backend no longer knows."""
+    crash_recovery: bool = True
+    """False when the context has no task state store: nothing was read and nothing will be written."""
+
+    @property
+    def submits(self) -> bool:
+        """True when this decision means a new submission (``FRESH`` or ``RESUBMIT``)."""
+        return self.action in (Decision.FRESH, Decision.RESUBMIT)
+
+
+_METRICS = {
+    Decision.FRESH: ("resumable_job.fresh_submit",),
+    Decision.RECONNECT: ("resumable_job.reconnect_attempt", "resumable_job.reconnect_success"),
+    Decision.ALREADY_SUCCEEDED: ("resumable_job.reconnect_attempt", "resumable_job.already_succeeded"),
+    Decision.RESUBMIT: ("resumable_job.reconnect_attempt", "resumable_job.terminal_resubmit"),
+}
+
+
+def count(decision: ResumeDecision, operator: object, context: Mapping[str, Any] | None) -> None:
+    """Count a decision under the upstream metric names (nothing without a store, as upstream)."""
+    if not decision.crash_recovery:
+        return
+    tags = stats_tags(operator, context)
+    for name in _METRICS[decision.action]:
+        stats.incr(name, tags=tags)
+
+
+def stats_tags(operator: object, context: Mapping[str, Any] | None) -> dict[str, str]:
+    """The upstream mixin's metric tags: the operator class and, in multi-team deployments, the team."""
+    tags = {"operator": type(operator).__name__}
+    ti = context.get("ti") if context is not None else None
+    team = (getattr(ti, "stats_tags", None) or {}).get("team_name") if ti is not None else None
+    if isinstance(team, str) and team:
+        tags["team_name"] = team
+    return tags
+
+
+def span_attributes(decision: ResumeDecision) -> dict[str, Any]:
+    """``resumable.*`` span attributes: the upstream ones, then this library's own."""
+    attrs: dict[str, Any] = {
+        "resumable.decision": decision.action.value if decision.crash_recovery else NO_STORE,
+        "resumable.generation": decision.generation,
+        "resumable.repeats_submission": decision.repeats_submission,
+    }
+    known = decision.external_id if decision.external_id is not None else decision.previous_external_id
+    if known is not None:
+        attrs["resumable.external_id"] = str(known)
+    if decision.status is not None:
+        attrs["resumable.prior_status"] = decision.status
+    return attrs
+
+
+def log_decision(log: Any, decision: ResumeDecision, external_id_key: str) -> None:
+    """Log the decision as the upstream mixin's event for it, with generation and token beside."""
+    own = {"generation": decision.generation, "token": decision.token}
+    if not decision.crash_recovery:
+        log.warning(
+            "task_state_store not available in context, crash recovery is disabled for this run",
+            external_id_key=external_id_key,
+            **own,
+        )
+    elif decision.action is Decision.RECONNECT:
+        log.info(
+            "Reconnecting to existing job",
+            external_id_key=external_id_key,
+            external_id=decision.external_id,
+            status=decision.status,
+            **own,
+        )
+    elif decision.action is Decision.ALREADY_SUCCEEDED:
+        log.info(
+            "Job already completed successfully, skipping resubmission",
+            external_id_key=external_id_key,
+            external_id=decision.external_id,
+            status=decision.status,
+            **own,
+        )
+    elif decision.action is Decision.RESUBMIT:
+        log.warning(
+            "Prior job in terminal state, resubmitting fresh",
+            external_id_key=external_id_key,
+            external_id=decision.previous_external_id,
+            status=decision.status,
+            job_not_found=decision.status is None,
+            **own,
+        )
+    elif decision.repeats_submission:
+        log.info(
+            "No stored external ID found; submitting fresh job",
+            external_id_key=external_id_key,
+            repeats_submission=True,
+            **own,
+        )
+    else:
+        log.debug("No stored external ID found; submitting fresh job", external_id_key=external_id_key, **own)

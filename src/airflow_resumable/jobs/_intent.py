@@ -1,0 +1,128 @@
+"""The write-ahead submission intent and the idempotency token it carries.
+
+Before a durable operator submits, it stores an *intent* under ``<external_id_key>.intent``::
+
+    {"generation": 2, "token": "3f9c0a1b2c3d4e5f-8a1b2c3d4e5f-g2",
+     "submitted_at": "2026-01-02T03:04:05+00:00", "state": "submitting"}
+
+and, once the backend answered, the same record with ``"state": "submitted"`` and ``"external_id"``.
+A retry reads the token from here: the token is never re-derived, because every generation's token holds
+a random part (a nonce). A task whose state was deleted (or wiped by ``clear_on_success``, or whose DAG
+run was re-created with the same run_id) therefore gets a new token, and the backend a new job, instead of
+the job an earlier incarnation of the task instance started.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any, cast
+
+from airflow_resumable.errors import InvalidValueError
+
+__all__ = [
+    "INTENT_SUFFIX",
+    "SUBMITTED",
+    "SUBMITTING",
+    "derived_token",
+    "new_intent",
+    "parse_intent",
+    "rotated_token",
+    "submitted_at",
+]
+
+INTENT_SUFFIX = ".intent"
+"""Appended to ``external_id_key`` to name the key that holds the submission intent."""
+
+SUBMITTING = "submitting"
+SUBMITTED = "submitted"
+
+NONCE_CHARS = 12
+"""Hex characters of randomness in every token (48 bits)."""
+_HASH_CHARS = 16
+_MIN_HASH_CHARS = 4
+
+
+def _check_generation(generation: object) -> int:
+    if isinstance(generation, bool) or not isinstance(generation, int) or generation < 1:
+        raise InvalidValueError(f"generation must be an int >= 1, got {generation!r}.")
+    return generation
+
+
+def _tail(generation: int, max_length: int, owner: str) -> str:
+    """``<nonce>-g<generation>``: the part of every token that must fit."""
+    tail = f"{secrets.token_hex(NONCE_CHARS // 2)}-g{generation}"
+    if len(tail) > max_length:
+        raise InvalidValueError(
+            f"{owner}.idempotency_token_max_length={max_length} leaves no room for a token: "
+            f"{NONCE_CHARS} random characters plus '-g{generation}' need {len(tail)}. "
+            "Set it to the backend's real limit (64 for Databricks and EMR)."
+        )
+    return tail
+
+
+def derived_token(identity: Sequence[Any], generation: int, max_length: int, *, owner: str) -> str:
+    """A new token for one submission generation: ``<identity hash>-<nonce>-g<generation>``.
+
+    The identity hash (dag_id, run_id, task_id, map_index) makes tokens easy to attribute in the backend's
+    history; the nonce makes each one new. Uses only ``[a-z0-9-]``, at most ``max_length`` characters (the
+    hash shrinks, then goes, when room is short).
+    """
+    tail = _tail(_check_generation(generation), max_length, owner)
+    room = min(_HASH_CHARS, max_length - len(tail) - 1)
+    if room < _MIN_HASH_CHARS:
+        return tail
+    digest = hashlib.sha256(json.dumps(list(identity), separators=(",", ":"), default=str).encode())
+    return f"{digest.hexdigest()[:room]}-{tail}"
+
+
+def rotated_token(user_token: str, generation: int, max_length: int, *, owner: str) -> str:
+    """A user-supplied token for a later generation: ``<token>-<nonce>-g<generation>`` (hashed if long)."""
+    tail = _tail(_check_generation(generation), max_length, owner)
+    room = max_length - len(tail) - 1
+    if len(user_token) <= room:
+        return f"{user_token}-{tail}"
+    if room < _MIN_HASH_CHARS:
+        return tail
+    return f"{hashlib.sha256(user_token.encode()).hexdigest()[:room]}-{tail}"
+
+
+def new_intent(generation: int, token: str) -> dict[str, Any]:
+    """The record written before a submission."""
+    return {
+        "generation": generation,
+        "token": token,
+        "submitted_at": datetime.now(tz=timezone.utc).isoformat(),
+        "state": SUBMITTING,
+    }
+
+
+def parse_intent(raw: object) -> dict[str, Any] | None:
+    """``raw`` if it is a readable intent, else ``None``."""
+    if not isinstance(raw, Mapping):
+        return None
+    generation = raw.get("generation")
+    ok = (
+        isinstance(generation, int)
+        and not isinstance(generation, bool)
+        and generation >= 1
+        and isinstance(raw.get("token"), str)
+        and bool(raw.get("token"))
+        and raw.get("state") in (SUBMITTING, SUBMITTED)
+    )
+    return cast("dict[str, Any]", dict(raw)) if ok else None
+
+
+def submitted_at(intent: Mapping[str, Any]) -> datetime | None:
+    """When ``intent`` was recorded (a naive time is read as UTC); ``None`` without a readable time."""
+    raw = intent.get("submitted_at")
+    if not isinstance(raw, str):
+        return None
+    try:
+        when = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
