@@ -8,7 +8,9 @@ imports the Amazon provider or botocore, so it can be read (and unit-tested) wit
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import hashlib
+import secrets
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -16,6 +18,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow_resumable.errors import JobError
 from airflow_resumable.jobs import _errors
 from airflow_resumable.jobs.base import DurableJobMixin
+
+if TYPE_CHECKING:
+    from airflow.sdk.definitions.context import Context
+
+    from airflow_resumable.jobs.base import ResumeDecision
 
 __all__ = [
     "CONTAINERS_STATES",
@@ -40,6 +47,9 @@ PROVIDER_MISSING = (
 
 MAX_PAGES = 40
 """Pages of ListJobRuns / ListSteps (50 entries each) a search reads before giving up on a marker."""
+
+MAX_CANDIDATES = 50
+"""Job runs with a matching name a search reads one by one (``GetJobRun``) to compare their token tag."""
 
 TOKEN_TAG = "airflow-resumable-token"
 """Tag key under which EMR Serverless and EMR on EKS job runs carry their submission token."""
@@ -185,6 +195,9 @@ class EmrDurable(DurableJobMixin):
 
     job_states: ClassVar[JobStates]
 
+    user_token_argument: ClassVar[str | None] = "client_request_token"
+    """The provider argument that carries a user's own idempotency token (``None``: the API has none)."""
+
     if TYPE_CHECKING:  # set by the provider operator (AwsBaseOperator)
         aws_conn_id: str | None
         region_name: str | None
@@ -209,6 +222,51 @@ class EmrDurable(DurableJobMixin):
         """EMR's own ways of saying "no such job or step" (see :func:`is_aws_not_found`), then the base's."""
         return is_aws_not_found(error) or super().is_job_not_found(error)
 
+    # -- crash recovery or the provider's own flow ----------------------------------------------------------
+    def runs_durably(self, context: Any) -> bool:
+        """True when ``context`` is a task context with a ``task_state_store`` (a mapping, not a mock).
+
+        Without one (a plain dict or a mock in a unit test, an unavailable store) the operator runs the
+        provider's own ``execute`` after logging upstream's warning: nothing is read or written.
+        """
+        if not self.durable:
+            return False
+        store = context.get("task_state_store") if isinstance(context, Mapping) else None
+        if store is not None:
+            return True
+        self.log.warning(
+            "task_state_store not available in context, crash recovery is disabled for this run",
+            external_id_key=self.external_id_key,
+        )
+        return False
+
+    # -- a user's own token ----------------------------------------------------------------------------------
+    def user_token(self) -> str | None:
+        """The token the DAG author passed (``client_request_token``, directly or in ``default_args``).
+
+        Read from the arguments the operator was built with, because the provider's EMR Serverless operator
+        replaces a missing token with a random one at construction.
+        """
+        if self.user_token_argument is None:
+            return None
+        init_kwargs = getattr(self, "_BaseOperator__init_kwargs", None) or {}
+        token = init_kwargs.get(self.user_token_argument)
+        return token if isinstance(token, str) and token else None
+
+    def _token(self, context: Context, generation: int) -> str:
+        """The author's token for generation 1 and ``<token>-<nonce>-g<n>`` after that; else derived."""
+        user = self.user_token()
+        if user is None:
+            return super()._token(context, generation)
+        return user if generation == 1 else rotated_token(user, generation, self.idempotency_token_max_length)
+
+    def _submission_may_exist(self, decision: ResumeDecision) -> bool:
+        """Also when the author's own token is sent: it may have been used by an earlier incarnation."""
+        base = getattr(super(), "_submission_may_exist", None)
+        repeated = bool(base(decision)) if base is not None else decision.repeats_submission
+        return repeated or (decision.token is not None and decision.token == self.user_token())
+
+    # -- helpers for the operators ---------------------------------------------------------------------------
     def aws_args(self) -> dict[str, Any]:
         """The connection arguments every provider trigger takes, as this operator has them."""
         return {
@@ -226,6 +284,15 @@ class EmrDurable(DurableJobMixin):
                 "(or submit_durably()) rather than submit_job() directly."
             )
         return self.submission_token
+
+
+def rotated_token(user_token: str, generation: int, max_length: int) -> str:
+    """A user's token for a later generation: ``<token>-<nonce>-g<generation>`` (hashed when too long)."""
+    tail = f"{secrets.token_hex(6)}-g{generation}"
+    room = max_length - len(tail) - 1
+    if len(user_token) <= room:
+        return f"{user_token}-{tail}"
+    return f"{hashlib.sha256(user_token.encode()).hexdigest()[:room]}-{tail}"
 
 
 def pages(paginator: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:

@@ -39,8 +39,9 @@ class EmrContainerOperator(common.EmrDurable, _provider.EmrContainerOperator):
 
     Same arguments as the provider's operator, plus ``durable`` (default ``True``). What differs:
 
-    - the ``clientToken`` is derived from the task instance and the submission generation (a
-      ``client_request_token`` you pass is used only with ``durable=False``) and recorded before submitting;
+    - the ``clientToken`` is recorded in a write-ahead intent before submitting: your
+      ``client_request_token`` for the first submission (``<token>-<nonce>-g<n>`` after a failed one), else
+      one derived per task instance and submission;
     - the job run is tagged ``airflow-resumable-token=<token>`` (your ``name`` is left as it is: EMR on EKS
       allows only 64 characters there); a retry that finds an intent but no stored id lists the virtual
       cluster's job runs and takes the one with that token (as ``clientToken`` or tag);
@@ -50,7 +51,8 @@ class EmrContainerOperator(common.EmrDurable, _provider.EmrContainerOperator):
     - with ``deferrable=True`` a retry defers to ``EmrContainerTrigger`` on the existing job.
 
     Killing the task cancels the job run (the provider's ``on_kill``, also for a job this try reconnected
-    to); in deferrable mode the trigger's ``cancel_on_kill`` applies, as upstream.
+    to); in deferrable mode the trigger's ``cancel_on_kill`` applies, as upstream. Without a task state
+    store in the context it is the provider's operator (with a warning).
     """
 
     external_id_key = "emr_containers_job_run_id"
@@ -58,7 +60,7 @@ class EmrContainerOperator(common.EmrDurable, _provider.EmrContainerOperator):
 
     def execute(self, context: Context) -> str | None:
         """Durable start: decide, then reconnect, return, or submit once with the write-ahead token."""
-        if not self.durable:
+        if not self.runs_durably(context):
             return super().execute(context)
         if not self.deferrable:
             return cast("str | None", self.execute_resumable(context))
@@ -125,11 +127,11 @@ class EmrContainerOperator(common.EmrDurable, _provider.EmrContainerOperator):
         run = self.hook.conn.describe_job_run(virtualClusterId=self.virtual_cluster_id, id=str(external_id))
         return str(run["jobRun"]["state"])
 
-    def poll_until_complete(self, external_id: JsonValue, context: Context) -> None:
-        """Wait for the job run like the provider does; raise if it ends in a failed state."""
+    def poll_until_complete(self, external_id: JsonValue, context: Context) -> Any:
+        """Wait for the job run like the provider does; raise as it does. Returns the job run id."""
         self.job_id = str(external_id)
         if not self.wait_for_completion:
-            return
+            return self.job_id
         query_status = self.hook.poll_query_status(
             self.job_id,
             max_polling_attempts=self.max_polling_attempts,
@@ -141,6 +143,7 @@ class EmrContainerOperator(common.EmrDurable, _provider.EmrContainerOperator):
                 f"Final state of EMR Containers job is {query_status}. "
                 f"Max tries of poll status exceeded, query_execution_id is {self.job_id}."
             )
+        return self.job_id
 
     def get_job_result(self, external_id: JsonValue, context: Context) -> Any:
         """The job run id, as the provider's operator returns it."""

@@ -9,6 +9,8 @@ return the id of a finished one, or submit once with a write-ahead token (see
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -42,20 +44,23 @@ __all__ = ["EmrServerlessStartJobOperator"]
 class EmrServerlessStartJobOperator(common.EmrDurable, _provider.EmrServerlessStartJobOperator):
     """``EmrServerlessStartJobOperator`` that reconnects to its job run after a crash instead of resubmitting.
 
-    Same arguments as the provider's operator, plus ``durable`` (default ``True``). What differs:
+    Same arguments, attributes and results as the provider's operator, plus ``durable`` (default
+    ``True``). What differs:
 
-    - the ``clientToken`` is derived from the task instance and the submission generation (a
-      ``client_request_token`` you pass is used only with ``durable=False``), and is recorded before the
-      job is started;
-    - the job ``name`` (yours, or ``emr_serverless_job_airflow``) ends with ``[<token>]``: a retry that
-      finds an intent but no stored id lists the application's job runs and takes the one with the marker;
+    - the ``clientToken`` is recorded in a write-ahead intent before the job is started: your
+      ``client_request_token`` for the first submission (``<token>-<nonce>-g<n>`` after a failed one), else
+      one derived per task instance and submission;
+    - the job run is tagged ``airflow-resumable-token=<token>``; its ``name`` is the provider's (yours, or
+      ``emr_serverless_job_airflow_<uuid>``, the uuid taken from the token). A retry that finds an intent
+      but no stored id lists the application's recent job runs with that name and takes the tagged one;
     - the job run id is stored under ``emr_serverless_job_run_id``; a retry reconnects to a job that is
       still running, returns the id of one that succeeded, and starts a new generation after ``FAILED`` or
       ``CANCELLED``;
     - with ``deferrable=True`` a retry defers to ``EmrServerlessStartJobTrigger`` on the existing job.
 
     Killing the task cancels the job run (the provider's ``on_kill``, also for a job this try reconnected
-    to); in deferrable mode the trigger's ``cancel_on_kill`` applies, as upstream.
+    to); in deferrable mode the trigger's ``cancel_on_kill`` applies, as upstream. Without a task state
+    store in the context it is the provider's operator (with a warning).
     """
 
     external_id_key = "emr_serverless_job_run_id"
@@ -64,7 +69,7 @@ class EmrServerlessStartJobOperator(common.EmrDurable, _provider.EmrServerlessSt
 
     def execute(self, context: Context, event: dict[str, Any] | None = None) -> str | None:
         """Durable start: decide, then reconnect, return, or submit once with the write-ahead token."""
-        if not self.durable:
+        if not self.runs_durably(context):
             return super().execute(context, event)
         if not self.deferrable:
             return cast("str | None", self.execute_resumable(context))
@@ -94,45 +99,31 @@ class EmrServerlessStartJobOperator(common.EmrDurable, _provider.EmrServerlessSt
             )
         return job_id
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:
-        """The provider's, plus a clear error for the trigger's failure event.
-
-        ``EmrServerlessStartJobTrigger`` reports a failed job or a waiter that gave up as
-        ``{"status": "failure", "message": ...}`` without ``job_details``, on which the provider's method
-        fails with ``KeyError: 'job_details'``. The job is left as it is: a retry reconnects to it while
-        it runs, or starts a new generation if it failed.
-        """
-        if isinstance(event, dict) and event.get("status") != "success" and "job_details" not in event:
-            raise AirflowException(
-                f"EMR Serverless job failed or timed out in deferrable mode: {event.get('message', event)}"
-            )
-        return super().execute_complete(context, event)
-
     # -- the six methods -----------------------------------------------------------------------------
     def submit_job(self, context: Context) -> JsonValue:
-        """Start the job run with the derived ``clientToken`` and the token marker in its name."""
+        """Start the job run as the provider does, with the recorded ``clientToken`` and the token tag."""
         token = self.require_token()
         self._start_application(context)
-        config = dict(self.config)
-        name = self.name or config.pop("name", None) or self.default_job_name
-        config.pop("name", None)
-        config["tags"] = {**(config.get("tags") or {}), common.TOKEN_TAG: token}
+        self.log.info("Starting job on Application: %s", self.application_id)
+        self.name = self.name or self.config.pop("name", self._default_name(token))
         overrides = self.configuration_overrides
         if self.openlineage_inject_parent_job_info:
+            self.log.info("Injecting OpenLineage parent job information into EMR Serverless configuration.")
             overrides = inject_parent_job_information_into_emr_serverless_properties(overrides, context)
         if self.openlineage_inject_transport_info:
+            self.log.info("Injecting OpenLineage transport information into EMR Serverless configuration.")
             overrides = inject_transport_information_into_emr_serverless_properties(overrides, context)
         args: dict[str, Any] = {
             "clientToken": token,
             "applicationId": self.application_id,
             "executionRoleArn": self.execution_role_arn,
             "jobDriver": self.job_driver,
-            "name": common.with_marker(name, token),
-            **config,
+            "name": self.name,
+            **self.config,
         }
+        args["tags"] = {**(args.get("tags") or {}), common.TOKEN_TAG: token}
         if overrides is not None:
             args["configurationOverrides"] = overrides
-        self.log.info("Starting job on Application: %s", self.application_id)
         response = self.hook.conn.start_job_run(**args)
         if response["ResponseMetadata"]["HTTPStatusCode"] != 200:
             raise AirflowException(f"EMR serverless job failed to start: {response}")
@@ -144,14 +135,16 @@ class EmrServerlessStartJobOperator(common.EmrDurable, _provider.EmrServerlessSt
     def get_job_status(self, external_id: JsonValue, context: Context) -> str:
         """The job run's state from GetJobRun (retried on throttling; not found -> resubmit)."""
         run = self.hook.conn.get_job_run(applicationId=self.application_id, jobRunId=str(external_id))
+        if not self.name and run["jobRun"].get("name"):
+            self.name = str(run["jobRun"]["name"])  # as after the provider's submit: the job's name
         return str(run["jobRun"]["state"])
 
-    def poll_until_complete(self, external_id: JsonValue, context: Context) -> None:
-        """Wait for the job run like the provider does; raise if it ends in a failed state."""
+    def poll_until_complete(self, external_id: JsonValue, context: Context) -> Any:
+        """Wait for the job run like the provider does; raise as it does. Returns the job run id."""
         job_id = str(external_id)
         self._adopt(job_id, context)
         if not self.wait_for_completion:
-            return
+            return job_id
         try:
             wait(
                 waiter=self.hook.get_waiter("serverless_job_completed"),
@@ -170,6 +163,7 @@ class EmrServerlessStartJobOperator(common.EmrDurable, _provider.EmrServerlessSt
                 except Exception:
                     self.log.exception("Failed to cancel EMR Serverless job %s after waiter timeout", job_id)
             raise
+        return job_id
 
     def get_job_result(self, external_id: JsonValue, context: Context) -> Any:
         """The job run id, as the provider's operator returns it."""
@@ -180,17 +174,28 @@ class EmrServerlessStartJobOperator(common.EmrDurable, _provider.EmrServerlessSt
     def find_submitted_job(
         self, token: str, context: Context, *, submitted_at: datetime | None = None
     ) -> JsonValue | None:
-        """The job run whose name carries ``token``'s marker, newest first; ``None`` when there is none."""
+        """The job run tagged with ``token`` among the application's recent runs; ``None`` when none.
+
+        ``ListJobRuns`` returns no tags, so only the runs that carry the name this submission used (or an
+        older version's ``[<token>]`` name marker) are read with ``GetJobRun``, newest first.
+        """
         kwargs: dict[str, Any] = {"applicationId": self.application_id}
         start = common.created_after(submitted_at)
         if start is not None:
             kwargs["createdAtAfter"] = start
+        name = self.name or self.config.get("name") or self._default_name(token)
         matches: list[dict[str, Any]] = []
         try:
             for page in common.pages(self.hook.conn.get_paginator("list_job_runs"), **kwargs):
-                matches += [
-                    run for run in page.get("jobRuns", []) if common.has_marker(run.get("name"), token)
-                ]
+                for run in page.get("jobRuns", []):
+                    if common.has_marker(run.get("name"), token):
+                        matches.append(run)
+                    elif run.get("name") == name and len(matches) < common.MAX_CANDIDATES:
+                        tags = self.hook.conn.get_job_run(
+                            applicationId=self.application_id, jobRunId=run["id"]
+                        )
+                        if (tags["jobRun"].get("tags") or {}).get(common.TOKEN_TAG) == token:
+                            matches.append(run)
         except Exception as exc:
             if common.is_aws_not_found(exc):
                 return None  # no job runs on the application (some implementations say "not found")
@@ -198,6 +203,16 @@ class EmrServerlessStartJobOperator(common.EmrDurable, _provider.EmrServerlessSt
         return common.pick(matches, "id", "state", self.job_states, self)
 
     # -- helpers ---------------------------------------------------------------------------------------
+    def _default_name(self, token: str) -> str:
+        """The provider's default name, ``emr_serverless_job_airflow_<uuid>``, the uuid taken from ``token``
+        (the same for every try of one submission, so a retry can look for it)."""
+        return f"{self.default_job_name}_{uuid.UUID(hashlib.sha256(token.encode()).hexdigest()[:32])}"
+
+    def _tagged(self, job_id: str) -> str | None:
+        """The submission token a job run is tagged with (``None``: untagged)."""
+        run = self.hook.conn.get_job_run(applicationId=self.application_id, jobRunId=job_id)["jobRun"]
+        return cast("str | None", (run.get("tags") or {}).get(common.TOKEN_TAG))
+
     def _adopt(self, job_id: str, context: Context) -> None:
         """Make ``job_id`` this try's job: ``on_kill`` cancels it and the extra links point at it."""
         if self.job_id == job_id:

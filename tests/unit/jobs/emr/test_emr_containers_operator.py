@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from airflow.providers.amazon.aws.operators import emr as provider
 from airflow.providers.amazon.aws.triggers.emr import EmrContainerTrigger
 from airflow.sdk.exceptions import TaskDeferred
 
@@ -12,6 +13,7 @@ import moto_server
 from airflow_resumable.jobs import _emr_common as common
 from airflow_resumable.jobs.base import Decision
 from airflow_resumable.jobs.emr import EmrContainerOperator
+from conftest import api_calls
 
 KEY = "emr_containers_job_run_id"
 INTENT = f"{KEY}.intent"
@@ -184,3 +186,82 @@ def test_durable_false_uses_the_given_token_and_stores_nothing(virtual_cluster, 
     assert run.client_token == "fixed"
     assert common.TOKEN_TAG not in (run.tags or {})
     assert ctx["task_state_store"].get(KEY) is None
+
+
+# -- drop-in: what the provider's operator does, the durable one does too ------------------------------
+def test_a_users_client_request_token_is_used_then_rotated_per_generation(virtual_cluster, retry_context):
+    job_id = _op(virtual_cluster, client_request_token="my-token", wait_for_completion=False).execute(
+        retry_context(1)
+    )
+    moto_server.set_containers_state(job_id, "FAILED")
+    _op(virtual_cluster, client_request_token="my-token", wait_for_completion=False).execute(retry_context(2))
+
+    tokens = [run.client_token for run in moto_server.containers_job_runs(virtual_cluster)]
+    assert tokens[0] == "my-token"
+    assert tokens[1].startswith("my-token-") and tokens[1].endswith("-g2")
+
+
+BOTH = pytest.mark.parametrize(
+    "cls", [provider.EmrContainerOperator, EmrContainerOperator], ids=["theirs", "ours"]
+)
+
+
+@BOTH
+def test_max_polling_attempts_raises_the_providers_error_once(virtual_cluster, retry_context, cls):
+    from airflow.providers.common.compat.sdk import AirflowException
+
+    op = cls(
+        task_id="job",
+        name="nightly-report",
+        virtual_cluster_id=virtual_cluster,
+        execution_role_arn=moto_server.ROLE_ARN,
+        release_label="emr-6.10.0-latest",
+        job_driver={"sparkSubmitJobDriver": {"entryPoint": "s3://bucket/job.py"}},
+        poll_interval=0,
+        max_polling_attempts=2,
+    )
+    calls = api_calls(op, "emr-containers")
+    with pytest.raises(AirflowException, match=r"^Final state of EMR Containers job is RUNNING\. Max tries"):
+        op.execute(retry_context())
+    assert calls.count("DescribeJobRun") == 2
+    assert calls.count("StartJobRun") == 1
+
+
+@BOTH
+def test_a_failed_job_is_reported_once_with_the_providers_message(virtual_cluster, retry_context, cls):
+    from airflow.providers.common.compat.sdk import AirflowException
+
+    class FailsAtOnce(cls):  # type: ignore[misc, valid-type]
+        def execute(self, context: Any) -> Any:
+            vc_runs = moto_server.containers_job_runs
+            moto_server.later(0.05, lambda: [setattr(r, "state", "FAILED") for r in vc_runs(virtual_cluster)])
+            return super().execute(context)
+
+    op = FailsAtOnce(
+        task_id="job",
+        name="nightly-report",
+        virtual_cluster_id=virtual_cluster,
+        execution_role_arn=moto_server.ROLE_ARN,
+        release_label="emr-6.10.0-latest",
+        job_driver={"sparkSubmitJobDriver": {"entryPoint": "s3://bucket/job.py"}},
+        poll_interval=1,
+        max_polling_attempts=3,
+    )
+    calls = api_calls(op, "emr-containers")
+    with pytest.raises(AirflowException, match=r"^EMR Containers job failed\. Final state is FAILED"):
+        op.execute(retry_context())
+    assert calls.count("StartJobRun") == 1
+    assert calls.count("DescribeJobRun") <= 3
+
+
+@pytest.mark.parametrize("context", [{}, "mock"], ids=["plain dict", "mock"])
+def test_a_context_without_store_runs_like_the_provider_with_a_warning(virtual_cluster, context, capsys):
+    from unittest import mock
+
+    ctx = mock.MagicMock() if context == "mock" else context
+    job_id = _op(virtual_cluster, client_request_token="given", wait_for_completion=False).execute(ctx)
+
+    [run] = moto_server.containers_job_runs(virtual_cluster)
+    assert (run.id, run.client_token) == (job_id, "given")
+    assert common.TOKEN_TAG not in (run.tags or {})
+    assert "crash recovery is disabled" in capsys.readouterr().out

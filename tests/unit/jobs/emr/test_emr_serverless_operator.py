@@ -15,6 +15,8 @@ import moto_server
 from airflow_resumable.jobs import _emr_common as common
 from airflow_resumable.jobs.base import Decision
 from airflow_resumable.jobs.emr import EmrServerlessStartJobOperator
+from airflow_resumable.testing import make_context
+from conftest import api_calls
 
 KEY = "emr_serverless_job_run_id"
 INTENT = f"{KEY}.intent"
@@ -32,7 +34,7 @@ def _op(application: str, **kwargs: Any) -> EmrServerlessStartJobOperator:
     )
 
 
-def test_submission_carries_the_recorded_token_as_client_token_marker_and_tag(application, retry_context):
+def test_submission_carries_the_recorded_token_as_client_token_and_tag(application, retry_context):
     ctx = retry_context()
     job_id = _op(application, name="nightly").execute(ctx)
 
@@ -40,7 +42,7 @@ def test_submission_carries_the_recorded_token_as_client_token_marker_and_tag(ap
     intent = ctx["task_state_store"].get(INTENT)
     assert run.id == job_id == ctx["task_state_store"].get(KEY) == intent["external_id"]
     assert run.client_token == intent["token"]
-    assert run.name == f"nightly [{intent['token']}]"
+    assert run.name == "nightly"  # the provider's name: the token is in a tag
     assert run.tags == {common.TOKEN_TAG: intent["token"]}
 
 
@@ -166,13 +168,21 @@ def test_deferrable_waits_for_a_stopped_application_before_recording_anything(
     assert [call.args[0] for call in incr.call_args_list] == ["resumable_job.fresh_submit"]
 
 
-def test_a_failure_event_from_the_trigger_fails_with_its_message(application, retry_context):
+def test_a_failure_event_from_the_trigger_cancels_and_fails_as_the_provider_does(application, retry_context):
     from airflow.providers.common.compat.sdk import AirflowException
 
-    # EmrServerlessStartJobTrigger reports failures without "job_details"
-    event = {"status": "failure", "message": "Serverless Job failed: Waiter encountered a terminal state"}
-    with pytest.raises(AirflowException, match="in deferrable mode: Serverless Job failed"):
+    job_id = _op(application, wait_for_completion=False).execute(retry_context())
+    moto_server.set_serverless_state(application, job_id, "RUNNING")
+    # what EmrServerlessStartJobTrigger yields when its waiter fails
+    event = {
+        "status": "error",
+        "message": "Serverless Job failed",
+        "job_details": {"application_id": application, "job_id": job_id},
+    }
+    expected = r"^EMR Serverless job failed or timed out in deferrable mode$"
+    with pytest.raises(AirflowException, match=expected):
         _op(application, deferrable=True).execute_complete(retry_context(), event=event)
+    assert moto_server.serverless_job_runs(application)[0].state == "CANCELLED"
 
 
 def test_durable_false_is_the_provider_operator(application, retry_context):
@@ -186,3 +196,129 @@ def test_durable_false_is_the_provider_operator(application, retry_context):
     assert runs[1].name.startswith("emr_serverless_job_airflow_")
     assert ctx["task_state_store"].get(KEY) is None
     assert ctx["task_state_store"].get(INTENT) is None
+
+
+# -- drop-in: what the provider's operator does, the durable one does too ------------------------------
+def test_a_users_client_request_token_is_used_then_rotated_per_generation(application, retry_context):
+    first = _op(application, client_request_token="my-token", wait_for_completion=False)
+    job_id = first.execute(retry_context(1))
+    moto_server.set_serverless_state(application, job_id, "FAILED")
+    _op(application, client_request_token="my-token", wait_for_completion=False).execute(retry_context(2))
+
+    tokens = [run.client_token for run in moto_server.serverless_job_runs(application)]
+    assert tokens[0] == "my-token"
+    assert tokens[1].startswith("my-token-") and tokens[1].endswith("-g2")
+
+
+def test_name_keeps_the_providers_attribute_and_default_form(application, retry_context):
+    import re
+
+    named = _op(application, name="nightly")
+    named.execute(retry_context(1))
+    unnamed = _op(application)
+    unnamed.execute(make_context(dag_id="emr_dag", run_id="run_2", task_id="job"))
+
+    runs = moto_server.serverless_job_runs(application)
+    assert named.name == runs[0].name == "nightly"
+    assert re.fullmatch(r"emr_serverless_job_airflow_[0-9a-f-]{36}", unnamed.name or "")
+    assert runs[1].name == unnamed.name
+
+
+def test_a_failed_job_is_polled_and_reported_once_as_the_provider_does(application, retry_context):
+    from airflow.providers.common.compat.sdk import AirflowException
+
+    class FailsAtOnce(EmrServerlessStartJobOperator):
+        def submit_job(self, context: Any) -> Any:
+            job_id = super().submit_job(context)
+            moto_server.set_serverless_state(application, str(job_id), "FAILED")
+            return job_id
+
+    op = FailsAtOnce(
+        task_id="job",
+        application_id=application,
+        execution_role_arn=moto_server.ROLE_ARN,
+        job_driver={"sparkSubmit": {"entryPoint": "s3://bucket/job.py"}},
+        waiter_delay=0,
+        waiter_max_attempts=3,
+    )
+    calls = api_calls(op, "emr-serverless")
+    expected = r"^Serverless Job failed: Waiter serverless_job_completed failed: Waiter encountered"
+    with pytest.raises(AirflowException, match=expected):
+        op.execute(retry_context())
+    assert calls.count("GetJobRun") == 1
+    assert "CancelJobRun" not in calls
+
+
+def test_max_waiter_attempts_cancels_once_and_raises_as_the_provider_does(application, retry_context):
+    from airflow.providers.common.compat.sdk import AirflowException
+
+    class KeepsRunning(EmrServerlessStartJobOperator):
+        def submit_job(self, context: Any) -> Any:
+            job_id = super().submit_job(context)
+            moto_server.set_serverless_state(application, str(job_id), "RUNNING")
+            return job_id
+
+    op = KeepsRunning(
+        task_id="job",
+        application_id=application,
+        execution_role_arn=moto_server.ROLE_ARN,
+        job_driver={"sparkSubmit": {"entryPoint": "s3://bucket/job.py"}},
+        waiter_delay=0,
+        waiter_max_attempts=2,
+    )
+    calls = api_calls(op, "emr-serverless")
+    with pytest.raises(AirflowException, match="Waiter error: max attempts reached"):
+        op.execute(retry_context())
+    assert calls.count("CancelJobRun") == 1
+    assert calls.count("GetJobRun") == 2
+
+
+@pytest.mark.parametrize("context", [{}, "mock"], ids=["plain dict", "mock"])
+def test_a_context_without_store_runs_like_the_provider_with_a_warning(application, context, capsys):
+    from unittest import mock
+
+    ctx = mock.MagicMock() if context == "mock" else context
+    op = _op(application, client_request_token="given")
+    job_id = op.execute(ctx)
+
+    [run] = moto_server.serverless_job_runs(application)
+    assert (run.id, run.client_token, run.name) == (job_id, "given", op.name)
+    assert common.TOKEN_TAG not in (run.tags or {})
+    assert "crash recovery is disabled" in capsys.readouterr().out
+
+
+def test_a_discovered_failed_job_moves_to_the_next_generation_in_the_same_try(application, retry_context):
+    ctx = retry_context(2)
+    op = _op(application)
+    job_id = op.execute(retry_context(1))
+    moto_server.set_serverless_state(application, job_id, "FAILED")
+    intent = ctx["task_state_store"].get(INTENT)
+    ctx["task_state_store"].set(INTENT, {**intent, "state": "submitting", "external_id": None})
+    ctx["task_state_store"].delete(KEY)  # the crash: the id of the (now failed) job was never stored
+
+    new_id = _op(application).execute(ctx)
+
+    assert new_id != job_id
+    assert ctx["task_state_store"].get(INTENT)["generation"] == 2
+    assert [run.id for run in moto_server.serverless_job_runs(application)] == [job_id, new_id]
+
+
+@pytest.mark.parametrize("name", [None, "nightly"], ids=["default name", "own name"])
+def test_a_job_whose_id_was_never_stored_is_found_by_its_name_and_token_tag(application, retry_context, name):
+    ctx = retry_context(1)
+    job_id = _op(application, name=name, wait_for_completion=False).execute(ctx)
+    moto_server.set_serverless_state(application, job_id, "RUNNING")
+    intent = ctx["task_state_store"].get(INTENT)
+    ctx["task_state_store"].set(INTENT, {**intent, "state": "submitting", "external_id": None})
+    ctx["task_state_store"].delete(KEY)  # the crash: submitted, id never stored
+    moto_server.client("emr-serverless").start_job_run(  # same name, someone else's
+        applicationId=application,
+        clientToken="other",
+        executionRoleArn=moto_server.ROLE_ARN,
+        jobDriver={"sparkSubmit": {"entryPoint": "x"}},
+        name=moto_server.serverless_job_runs(application)[0].name,
+    )
+
+    decision = _op(application, name=name).decide(retry_context(2))
+
+    assert (decision.action, decision.external_id) == (Decision.RECONNECT, job_id)
