@@ -34,8 +34,14 @@ def discover() -> list[Story]:
     return sorted(stories, key=lambda s: s.order)
 
 
+INSTALL_HINT = "pip install 'airflow-resumable[demo]'"
+
+
 def run_demo(*, keep: bool = False, only: str | None = None, out: TextIO | None = None) -> int:
-    """Run the stories; return 0 if every story turned out as expected, else 1."""
+    """Run the stories; return 0 if every story that ran turned out as expected (and one ran), else 1.
+
+    A story whose ``requires`` are not installed is reported as skipped, with what to install.
+    """
     stream = out or sys.stdout
     started = time.monotonic()
 
@@ -51,9 +57,15 @@ def run_demo(*, keep: bool = False, only: str | None = None, out: TextIO | None 
     say("  importing Airflow and starting its in-process execution API (the first run takes ~10 s)...")
     stories = [s for s in discover() if only is None or only.lower() in s.title.lower()]
     failed: list[str] = []
+    skipped: list[str] = []
     for number, story in enumerate(stories, 1):
         say()
         say(f"[{number}/{len(stories)}] {story.title}")
+        missing = story.missing()
+        if missing:
+            say(f"    skipped: needs {', '.join(missing)} ({INSTALL_HINT})")
+            skipped.append(story.title)
+            continue
         sandbox.fresh(f"story-{number}")
         t0 = time.monotonic()
         try:
@@ -67,12 +79,16 @@ def run_demo(*, keep: bool = False, only: str | None = None, out: TextIO | None 
             failed.append(story.title)
     say()
     total = time.monotonic() - started
+    ran = len(stories) - len(skipped)
+    not_run = f"; {len(skipped)} skipped (not installed: {INSTALL_HINT})" if skipped else ""
     if failed:
-        say(f"{len(failed)} of {len(stories)} stories did not turn out as expected: {', '.join(failed)}")
+        say(f"{len(failed)} of {ran} stories run did not turn out as expected: {', '.join(failed)}{not_run}")
+    elif ran:
+        say(f"Ran {ran} of {len(stories)} stories in {total:.0f} s, all as expected{not_run}.")
     else:
-        say(f"All {len(stories)} stories turned out as expected in {total:.0f} s.")
+        say(f"No story ran{not_run}.")
     if keep:
         say(f"AIRFLOW_HOME kept for inspection: {home} (one sub-folder per story)")
     else:
         shutil.rmtree(home, ignore_errors=True)
-    return 1 if failed or not stories else 0
+    return 1 if failed or not ran else 0

@@ -19,8 +19,27 @@ DAGS = Path(__file__).parent / "dags"
 
 @dataclass(frozen=True)
 class Story:
-    """One demo scenario. ``run`` returns True when the story turned out as the library promises."""
+    """One demo scenario. ``run`` returns True when the story turned out as the library promises.
+
+    ``requires`` names the modules the story imports beyond the core install (a provider, moto); when one
+    is missing the demo reports the story as skipped, says what to install, and does not count it as run.
+    """
 
     order: int
     title: str
     run: Callable[[AirflowSandbox, Say], bool]
+    requires: tuple[str, ...] = ()
+
+    def missing(self) -> list[str]:
+        """The required modules that cannot be imported here."""
+        from importlib.util import find_spec
+
+        absent = []
+        for module in self.requires:
+            try:
+                found = find_spec(module) is not None
+            except ModuleNotFoundError:  # a parent package is missing
+                found = False
+            if not found:
+                absent.append(module)
+        return absent

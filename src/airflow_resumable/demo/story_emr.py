@@ -60,12 +60,6 @@ def _new_cluster(emr: Any, name: str) -> str:
 
 
 def run(sandbox: AirflowSandbox, say: Say) -> bool:
-    try:
-        import airflow.providers.amazon  # noqa: F401
-        import moto.server  # noqa: F401
-    except ImportError:
-        say("skipped: needs the Amazon provider and moto (pip install 'airflow-resumable[amazon,test]')")
-        return True
     say("EMR here is moto's local EMR API on 127.0.0.1, reached by the provider's real EmrHook")
     say("through the aws_default connection; its steps stay PENDING, so the task does not wait for them.")
     server, url, emr = _local_emr()
@@ -104,4 +98,9 @@ def run(sandbox: AirflowSandbox, say: Say) -> bool:
     return ok
 
 
-STORY = Story(order=35, title="EMR steps survive a worker lost right after AddJobFlowSteps", run=run)
+STORY = Story(
+    order=35,
+    title="EMR steps survive a worker lost right after AddJobFlowSteps",
+    run=run,
+    requires=("airflow.providers.amazon", "moto.server"),
+)

@@ -33,11 +33,6 @@ def _narrate_tries(result: DagRunResult, say: Say) -> None:
 
 
 def run(sandbox: AirflowSandbox, say: Say) -> bool:
-    try:
-        import airflow.providers.databricks  # noqa: F401
-    except ImportError:
-        say("skipped: the Databricks provider is not installed (pip install 'airflow-resumable[databricks]')")
-        return True
     from airflow_resumable.testing.databricks_server import FakeDatabricks
 
     say("Databricks here is a local stand-in for the Databricks Jobs API (HTTP on 127.0.0.1),")
@@ -63,4 +58,9 @@ def run(sandbox: AirflowSandbox, say: Say) -> bool:
     return ok
 
 
-STORY = Story(order=30, title="A Databricks run survives a worker lost right after submit", run=run)
+STORY = Story(
+    order=30,
+    title="A Databricks run survives a worker lost right after submit",
+    run=run,
+    requires=("airflow.providers.databricks",),
+)
