@@ -162,7 +162,7 @@ class AirflowDeployment:
         self.started = True
         try:
             if self._database_url is None:
-                self._postgres = EmbeddedPostgres(self.root / "postgres")
+                self._postgres = EmbeddedPostgres()
                 self._database_url = self._postgres.url
             self._reaper = start_reaper(self.id, self._postgres.folder if self._postgres else None)
             env = self.environment()

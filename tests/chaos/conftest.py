@@ -1,0 +1,88 @@
+"""The chaos tier: one real deployment (PostgreSQL, scheduler, LocalExecutor...) for the whole session,
+real processes killed with real signals.
+
+The deployment is the library's own ``airflow_deployment`` fixture; this file only gives it a Databricks
+Jobs API stand-in (in this process, on 127.0.0.1) behind the connection ``databricks_chaos``, whose submit
+replies can be held back so a test can kill the task while its submit is in flight.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from airflow_resumable.testing.databricks_server import FakeDatabricks
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from airflow_resumable.testing import AirflowDeployment
+
+CONN_ID = "databricks_chaos"
+
+
+class HeldDatabricks(FakeDatabricks):
+    """A :class:`FakeDatabricks` that can hold back the reply to a run's first submit.
+
+    ``hold(run_name)``: the next submit with that ``run_name`` creates the run, sets the returned event,
+    and keeps the client waiting until :meth:`release` (the window in which a worker dies after Databricks
+    created the run but before the operator learned its id).
+    """
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._holds: dict[str, threading.Event] = {}
+        self._released = threading.Event()
+
+    def hold(self, run_name: str) -> threading.Event:
+        created = threading.Event()
+        self._holds[run_name] = created
+        self._released.clear()
+        return created
+
+    def release(self) -> None:
+        self._released.set()
+
+    def handle(self, method: str, endpoint: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        answer = super().handle(method, endpoint, body)
+        held = self._holds.pop(str(body.get("run_name")), None) if endpoint == "jobs/runs/submit" else None
+        if held is not None:
+            held.set()
+            self._released.wait(timeout=120)
+        return answer
+
+    def runs_named(self, run_name: str) -> list[Any]:
+        with self._lock:
+            return [run for run in self.created if run.payload.get("run_name") == run_name]
+
+
+@pytest.fixture(scope="session")
+def chaos_databricks() -> Iterator[HeldDatabricks]:
+    with HeldDatabricks(default_script=["PENDING", "RUNNING", "RUNNING", "TERMINATED:SUCCESS"]) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def airflow_deployment_env(chaos_databricks: HeldDatabricks) -> dict[str, str]:
+    return chaos_databricks.environ(CONN_ID)
+
+
+@pytest.fixture(scope="session")
+def chaos_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the chaos DAGs write what they did (world-writable: tasks run as this user anyway)."""
+    return tmp_path_factory.mktemp("chaos-out")
+
+
+@pytest.fixture
+def dag_id(request: pytest.FixtureRequest) -> str:
+    """A dag_id unique to this test (one deployment serves every test of the session)."""
+    return "chaos_" + re.sub(r"\W+", "_", request.node.name).strip("_")[:80]
+
+
+@pytest.fixture
+def deployment(airflow_deployment: AirflowDeployment) -> AirflowDeployment:
+    return airflow_deployment
