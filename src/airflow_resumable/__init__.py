@@ -39,7 +39,34 @@ _LAZY: dict[str, str] = {
     "Decision": "jobs.base",
 }
 
-__all__ = sorted([*_LAZY, "__version__"])
+# spelled out (not computed from _LAZY) so type checkers see the re-exports
+__all__ = [
+    "AirflowVersionError",
+    "CheckpointError",
+    "Checkpointer",
+    "Codec",
+    "CommitError",
+    "CommitPolicy",
+    "ConcurrentWriteError",
+    "Decision",
+    "DurableJobMixin",
+    "InvalidValueError",
+    "JobError",
+    "MergedWatermark",
+    "NoStoreError",
+    "ResumableError",
+    "ResumeDecision",
+    "TypedCodec",
+    "Watermark",
+    "WatermarkCommit",
+    "WatermarkRegressionError",
+    "WatermarkRewind",
+    "WatermarkWindow",
+    "WatermarkWriter",
+    "__version__",
+    "every",
+    "every_seconds",
+]
 
 
 def __getattr__(name: str) -> Any:
