@@ -28,6 +28,7 @@ _LAZY: dict[str, str] = {
     "CommitPolicy": "cadence",
     "every": "cadence",
     "every_seconds": "cadence",
+    "cost_aware": "cadence",
     "Watermark": "watermark",
     "WatermarkWindow": "watermark",
     "MergedWatermark": "watermark",
@@ -64,6 +65,7 @@ __all__ = [
     "WatermarkWindow",
     "WatermarkWriter",
     "__version__",
+    "cost_aware",
     "every",
     "every_seconds",
 ]
@@ -89,6 +91,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and the API reference (gr
     )
     from airflow_resumable.cadence import (
         CommitPolicy,
+        cost_aware,
         every,
         every_seconds,
     )
