@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Literal
 
-from airflow_resumable._codec import Codec, JsonValue, TypedCodec, describe, require_aware
+from airflow_resumable._codec import Codec, JsonValue, TypedCodec, check_wire, describe, require_aware
 from airflow_resumable.errors import InvalidValueError
 
 __all__ = ["Clock", "Kind", "Ordering", "kind_for"]
@@ -35,7 +35,9 @@ class Kind:
         """Return ``value`` (normalised) if it fits this kind; raise :class:`InvalidValueError` otherwise."""
         if value is None:
             raise InvalidValueError(f"{self.what}: {role} is None. Pass a {self.name} value.")
-        return self._check(value, role)
+        checked = self._check(value, role)
+        self.encode(checked)  # what the store or a worker's channel cannot take is refused now, not at commit
+        return checked
 
     def _check(self, value: Any, role: str) -> Any:
         raise NotImplementedError
@@ -79,7 +81,10 @@ class Kind:
 
     # -- storage --------------------------------------------------------------------------------------
     def encode(self, value: Any) -> JsonValue:
-        return self.codec.encode(value)
+        """The codec's JSON for ``value``, checked against what a real worker's channel can carry."""
+        encoded = self.codec.encode(value)
+        check_wire(encoded, f"{self.what}: the encoded value")
+        return encoded
 
     def decode(self, data: JsonValue) -> Any:
         return self.codec.decode(data)
@@ -246,7 +251,7 @@ def kind_for(initial: Any, *, ordering: str, codec: Codec[Any] | None, what: str
                 "watermark. Use a datetime, date, int, str or another type that supports '<'."
             ) from None
         kind = OtherKind(use, what, initial)
-    checked = kind.check(initial, "initial=")
+    checked = kind._check(initial, "initial=")  # the type; encoding is checked with the hint below
     try:
         round_trip = kind.decode(kind.encode(checked))
     except InvalidValueError as exc:

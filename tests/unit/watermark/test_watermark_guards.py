@@ -201,7 +201,9 @@ def test_a_damaged_record_says_so(store: InMemoryAssetStateStore) -> None:
 
 def test_inside_a_task_the_assets_store_is_used_and_the_writer_recorded() -> None:
     backend = InMemoryStateBackend()
-    wm = Watermark(ORDERS, initial=0)  # may be defined once, at module level: the store is looked up per use
+    # may be defined once, at module level: the store is looked up per use. A mapped writer names its
+    # partition (an unpartitioned key is refused in a mapped task).
+    wm = Watermark(ORDERS, initial=0, partition="eu")
     ctx = make_context(
         backend=backend, dag_id="orders", run_id="r7", task_id="load", map_index=3, outlets=[ORDERS]
     )
