@@ -54,7 +54,9 @@ DEFAULT_WRITE_SHARE = 0.002
 class CommitPolicy:
     """Commit after ``items`` completed items or ``seconds`` seconds since the last commit, whichever first.
 
-    Build it with :func:`every`, :func:`every_seconds` and :func:`cost_aware`, and combine with ``|``.
+    Build it with [`every`][airflow_resumable.cadence.every],
+    [`every_seconds`][airflow_resumable.cadence.every_seconds] and
+    [`cost_aware`][airflow_resumable.cadence.cost_aware], and combine with ``|``.
     ``None`` means that limit does not apply. ``redo`` and ``write_share`` are the cost-aware limit: at most
     ``redo`` seconds of work since the last commit, writes taking at most ``write_share`` of the time.
     ``clock`` measures the seconds (``time.monotonic`` unless a test injects one).
@@ -156,7 +158,7 @@ def _check_clock(clock: object, what: str) -> None:
 def every_seconds(t: float | timedelta, *, clock: Clock | None = None) -> CommitPolicy:
     """Commit once ``t`` seconds (a number or a ``timedelta``) have passed since the last commit.
 
-    ``clock`` replaces :func:`time.monotonic`, so tests can move time without sleeping.
+    ``clock`` replaces ``time.monotonic``, so tests can move time without sleeping.
     """
     seconds = _seconds(t, "every_seconds(t)")
     _check_clock(clock, "every_seconds")
@@ -173,7 +175,8 @@ def cost_aware(
     ``write_share`` of the time since the last one (``0.002``: 12 ms writes, one every 6 s), and never
     more than once a second. The bound wins over the budget: with writes slower than ``t * write_share``
     it commits every ``t`` seconds all the same. The bound assumes items do not suddenly get more than
-    4x slower than the ones just before them (see :class:`Schedule`).
+    4x slower than the ones just before them. ``clock`` replaces ``time.monotonic`` in tests. The
+    performance page of the docs has the measured numbers.
     """
     seconds = _seconds(t, "cost_aware(t)")
     share = write_share
