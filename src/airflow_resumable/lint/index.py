@@ -19,10 +19,15 @@ FuncNode = ast.FunctionDef | ast.AsyncFunctionDef
 
 @dataclass(eq=False)
 class DagInfo:
-    """A DAG definition: ``with DAG(...)`` or a ``@dag(...)`` function; ``retries`` from its default_args."""
+    """A DAG definition: ``with DAG(...)`` or a ``@dag(...)`` function; ``retries`` from its default_args.
+
+    ``default_args_known`` is False when the default_args cannot be read here (a name imported from another
+    module, a function call, ``**`` unpacking): then a missing ``retries`` proves nothing.
+    """
 
     node: ast.AST
     retries: ast.expr | None
+    default_args_known: bool = True
 
 
 @dataclass(eq=False)
@@ -124,6 +129,25 @@ def _retries_of(index: ModuleIndex, call: ast.Call) -> ast.expr | None:
     return None
 
 
+def _default_args_known(index: ModuleIndex, call: ast.Call) -> bool:
+    """Whether every key of the DAG's default_args is visible (absent, or a literal dict without ``**``)."""
+    if any(keyword.arg is None for keyword in call.keywords):
+        return False
+    given = get_arg(call, None, "default_args")
+    if given is None:
+        return True
+    default_args = index.const_value(given)
+    if isinstance(default_args, ast.Dict):
+        return None not in default_args.keys
+    if isinstance(default_args, ast.Call) and dotted(default_args.func) == "dict":
+        return not default_args.args and all(k.arg is not None for k in default_args.keywords)
+    return False
+
+
+def _dag_info(index: ModuleIndex, call: ast.Call) -> DagInfo:
+    return DagInfo(call, _retries_of(index, call), _default_args_known(index, call))
+
+
 _BLOCK_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
 # Fields that never lead to anything the index records (expression contexts and operators).
 _SKIPPED_FIELDS = frozenset({"ctx", "op", "ops"})
@@ -220,7 +244,7 @@ class _Builder:
                 is_task = True
                 task_call = decorator if isinstance(decorator, ast.Call) else task_call
             elif isinstance(decorator, ast.Call) and _last(self.index.resolve(decorator.func)) == "dag":
-                body_dag = DagInfo(decorator, _retries_of(self.index, decorator))
+                body_dag = _dag_info(self.index, decorator)
                 self.index.dags.append(body_dag)
             elif _last(self.index.resolve(decorator)) == "dag":
                 body_dag = DagInfo(decorator, None)
@@ -268,7 +292,7 @@ class _Builder:
         for item in node.items:
             expr = item.context_expr
             if isinstance(expr, ast.Call) and _last(self.index.resolve(expr.func)) == "DAG":
-                dag = DagInfo(expr, _retries_of(self.index, expr))
+                dag = _dag_info(self.index, expr)
                 self.index.dags.append(dag)
         return dag
 

@@ -78,7 +78,7 @@ _TABLE = (
     ),
     Rule(
         "ARS009",
-        "Resume disabled by retries=0",
+        "Resume disabled: retries=0 or never set",
         "set retries >= 1 (and a retry_delay): stored state is only read back by a later try of the "
         "same task instance",
     ),

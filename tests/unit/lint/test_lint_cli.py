@@ -212,4 +212,8 @@ def test_corpus_through_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
         (39, "ARS009"),
         (40, "ARS009"),
         (47, "ARS009"),
+        (60, "ARS009"),
+        (65, "ARS009"),
+        (66, "ARS009"),
+        (73, "ARS009"),
     ]

@@ -1,7 +1,11 @@
 """ARS009: a task that relies on resuming, configured so that it never gets a second try.
 
 Stored progress is only read back by a later try of the same task instance; with ``retries=0`` (on the
-task, the operator, or the DAG's ``default_args``) that try never comes.
+task, the operator, or the DAG's ``default_args``) that try never comes. Neither does it when retries are
+never set: Airflow's default is 0 unless ``[core] default_task_retries`` says otherwise. That setting lives
+in the deployment's configuration, which a static check cannot see, so the message says so; a task is only
+reported for a missing ``retries`` when every place that could set it is visible in the file (the task or
+operator arguments, ``.override(...)`` calls, and the DAG's ``default_args`` as a literal).
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ _DURABLE_OPERATORS = {
 }
 _HELPERS = ("Checkpointer", "Watermark")
 _STORE_KEYS = {"task_state_store"}
+_NEVER_SET = (
+    "never sets retries: Airflow's default is 0 unless [core] default_task_retries is set in the "
+    "deployment (not visible here), so there may be no later try to resume"
+)
 
 
 def _helper(module: Module, node: ast.AST) -> str | None:
@@ -73,6 +81,38 @@ def _dag_retries_zero(module: Module, dag: DagInfo | None) -> bool:
     return bool(dags) and all(is_zero(d.retries) for d in dags)
 
 
+def _dag_leaves_retries_unset(module: Module, dag: DagInfo | None) -> bool:
+    """True when the DAG (for a task outside one: every DAG in the file) provably sets no retries."""
+    dags = [dag] if dag is not None else module.index.dags
+    return bool(dags) and all(_no_retries_in_default_args(module, d) for d in dags)
+
+
+def _no_retries_in_default_args(module: Module, dag: DagInfo) -> bool:
+    if dag.retries is not None or not dag.default_args_known:
+        return False
+    given = get_arg(dag.node, None, "default_args") if isinstance(dag.node, ast.Call) else None
+    if isinstance(given, ast.Name):  # a module-level dict: changed later in the file?
+        name = given.id
+        if any(f"{name}{edit}" in module.source for edit in ("[", ".update(", ".setdefault(", " |=")):
+            return False
+    return True
+
+
+def _overridden_retries(module: Module) -> set[str]:
+    """Names of tasks given ``retries`` somewhere through ``name.override(retries=...)``."""
+    names: set[str] = set()
+    for site in module.index.calls:
+        func = site.node.func
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr == "override"
+            and isinstance(func.value, ast.Name)
+            and any(k.arg in ("retries", None) for k in site.node.keywords)
+        ):
+            names.add(func.value.id)
+    return names
+
+
 def _operator_reason(
     module: Module, classes: ClassGraph, reasons: dict[str, str], call: ast.Call
 ) -> str | None:
@@ -106,8 +146,11 @@ def _report(
     dag: DagInfo | None,
     what: str,
     reason: str,
+    *,
+    set_elsewhere: bool = False,
 ) -> Iterator[Hit]:
     keyword = next((k for k in owner.keywords if k.arg == "retries"), None) if owner is not None else None
+    opaque = owner is not None and any(k.arg in (None, "default_args") for k in owner.keywords)
     if keyword is not None:
         if is_zero(keyword.value):
             yield hit(
@@ -119,12 +162,15 @@ def _report(
             "ARS009",
             f"{what} {reason} but the DAG's default_args set retries=0: there is no later try to resume",
         )
+    elif not opaque and not set_elsewhere and _dag_leaves_retries_unset(module, dag):
+        yield hit(anchor, "ARS009", f"{what} {reason} but {_NEVER_SET}")
 
 
 def check(module: Module) -> Iterator[Hit]:
-    """Report resumable tasks and operators that run with ``retries=0``."""
+    """Report resumable tasks and operators that run with ``retries=0`` or never set retries."""
     by_id = _func_reasons(module)
     reasons: dict[str, str] = {}
+    overridden = _overridden_retries(module) if by_id else set()
     for func in module.index.functions:
         reason = by_id.get(id(func))
         if reason is None:
@@ -133,7 +179,13 @@ def check(module: Module) -> Iterator[Hit]:
         if func.is_task:
             given = const_str(get_arg(func.task_call, None, "task_id")) if func.task_call else None
             yield from _report(
-                module, func.task_call, func.node, func.dag, f"task {given or func.name}", reason
+                module,
+                func.task_call,
+                func.node,
+                func.dag,
+                f"task {given or func.name}",
+                reason,
+                set_elsewhere=func.name in overridden,
             )
     classes = ClassGraph(module.index)
     for site in module.index.calls:

@@ -51,3 +51,29 @@ def watermark_dag():
 
 
 watermark_dag()
+
+
+# Retries never set anywhere visible: Airflow's default is 0 unless [core] default_task_retries says otherwise.
+with DAG(dag_id="ars009_never_set", schedule=None):
+
+    @task
+    def checkpointed_export(rows):  # expect: ARS009
+        with Checkpointer("rows") as ckpt:
+            for row in ckpt.iterate(rows):
+                print(row)
+
+    DatabricksSubmitRunOperator(task_id="databricks_default", json={})  # expect: ARS009
+    CopyOperator.partial(task_id="copy_mapped").expand(json=[{}, {}])  # expect: ARS009
+    checkpointed_export([1, 2])
+
+
+@dag(schedule=None, default_args={"owner": "data"})
+def default_args_without_retries():
+    @task
+    def incremental_load():  # expect: ARS009
+        return Watermark("orders")
+
+    incremental_load()
+
+
+default_args_without_retries()

@@ -21,3 +21,41 @@ with DAG(dag_id="ars009_ok", schedule=None, default_args={"retries": 0}):
     DatabricksSubmitRunOperator(task_id="not_durable", json={}, durable=False)
     DatabricksSubmitRunOperator(task_id="retried", json={}, retries=2)
     resumable_copy() >> plain()
+
+
+# Retries set where the linter can see them, or possibly set where it cannot: not reported.
+from company.airflow_defaults import DEFAULT_ARGS  # noqa: E402
+
+from airflow_resumable import Checkpointer, Watermark  # noqa: E402
+
+RETRYING = {"owner": "data", "retries": 2}
+PATCHED = {"owner": "data"}
+PATCHED["retries"] = 3
+COMMON = {"retries": 4}
+
+with DAG(dag_id="ars009_ok_default_args", schedule=None, default_args=RETRYING):
+
+    @task
+    def checkpointed(rows):
+        with Checkpointer("rows") as ckpt:
+            for row in ckpt.iterate(rows):
+                print(row)
+
+    DatabricksSubmitRunOperator(task_id="inherits_retries", json={})
+    checkpointed([1])
+
+with DAG(dag_id="ars009_ok_imported_defaults", schedule=None, default_args=DEFAULT_ARGS):
+    DatabricksSubmitRunOperator(task_id="defaults_from_elsewhere", json={})
+
+with DAG(dag_id="ars009_ok_patched_defaults", schedule=None, default_args=PATCHED):
+    DatabricksSubmitRunOperator(task_id="defaults_patched_later", json={})
+
+with DAG(dag_id="ars009_ok_task_level", schedule=None):
+
+    @task
+    def watermark_load():
+        return Watermark("orders")
+
+    watermark_load.override(retries=2)()
+    DatabricksSubmitRunOperator(task_id="unpacked", json={}, **COMMON)
+    DatabricksSubmitRunOperator(task_id="own_defaults", json={}, default_args=COMMON)
