@@ -10,13 +10,11 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Iterable, Iterator
-from itertools import islice
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from airflow_resumable import _store
 from airflow_resumable._checkpoint_io import KeyIO
-from airflow_resumable._checkpoint_positions import SKIP, Ordinal, encode
+from airflow_resumable._checkpoint_positions import encode, in_utc
 from airflow_resumable._checkpoint_ranges import Ranges
 from airflow_resumable._checkpoint_record import MAX_PENDING_RANGES, Saved, load
 from airflow_resumable._codec import Codec, describe
@@ -57,8 +55,11 @@ class CheckpointCore:
     _loaded: bool
     _try_number: int | None
     _runs: list[Run]
+    _ended: bool
+    _tracked: int
+    _block: object
 
-    if TYPE_CHECKING:  # provided by the loop and write mixins and by Checkpointer
+    if TYPE_CHECKING:  # provided by the mixins and by Checkpointer
 
         def _sync_runs(self) -> None: ...
 
@@ -69,6 +70,12 @@ class CheckpointCore:
         async def _acommit(self) -> None: ...
 
         def commit(self) -> None: ...
+
+        def _warn_if_short(self, items: object, base: int) -> None: ...
+
+        def _refuse_late(self, what: str) -> None: ...
+
+        def _late_callback(self, position: int, exc: BaseException) -> None: ...
 
         async def acommit(self) -> None: ...
 
@@ -151,74 +158,6 @@ class CheckpointCore:
             error, self._error = self._error, None
         return error
 
-    def _finish(self) -> None:
-        if (error := self._take_deferred()) is not None:  # a track() callback failed: save, then fail
-            self._save_after(error)
-            raise error
-        if self._clear_on_success:
-            if self._stored:
-                try:
-                    self._key_io().delete()
-                except Exception as exc:
-                    self._failed("clear the finished checkpoint", exc, redo=self._items)
-                    return
-            self._log_finished()
-        else:
-            self.commit()
-
-    async def _afinish(self) -> None:
-        if (error := self._take_deferred()) is not None:
-            await self._asave_after(error)
-            raise error
-        if self._clear_on_success:
-            if self._stored:
-                try:
-                    await self._key_io().adelete()
-                except Exception as exc:
-                    self._failed("clear the finished checkpoint", exc, redo=self._items)
-                    return
-            self._log_finished()
-        else:
-            await self.acommit()
-
-    def _log_finished(self) -> None:
-        with self._lock:
-            log.info(
-                "Checkpoint %r: finished, %d items done (%d by this try); progress cleared.",
-                self.key,
-                self._items,
-                self._items - self._resumed_items,
-            )
-            self._stored = False
-            self._loaded = False
-
-    def _save_after(self, exc: BaseException) -> None:
-        if exc is self._raised:  # the block ends because saving failed, retries and all: do not start over
-            return
-        try:
-            with self._lock:
-                self._commit_locked()
-        except Exception as err:
-            self._log_lost(exc, err)
-
-    async def _asave_after(self, exc: BaseException) -> None:
-        if exc is self._raised:
-            return
-        try:
-            await self._acommit()
-        except Exception as err:
-            self._log_lost(exc, err)
-
-    def _log_lost(self, exc: BaseException, err: Exception) -> None:
-        log.error(
-            "Checkpoint %r: the task failed (%r) and its progress could not be saved (%r): the retry will "
-            "redo %d items.",
-            self.key,
-            exc,
-            err,
-            self._items - self._committed_items,
-        )
-
     # -- recording progress ------------------------------------------------------------------------------
     def _int_position(self, what: str) -> int:
         pos = self._pos
@@ -236,7 +175,10 @@ class CheckpointCore:
             raise InvalidValueError(f"Checkpointer {self.key!r}: advance(None): a position cannot be None.")
         if isinstance(items, bool) or not isinstance(items, int) or items < 0:
             raise InvalidValueError(f"advance(items=...) must be a whole number >= 0, got {items!r}.")
+        position = in_utc(position)
         encode(self._codec, position, f"Checkpointer {self.key!r}: position")
+        with self._lock:
+            self._refuse_late("advance()")
         self._ensure_loaded()
         self._settle_runs("advance()")
         with self._lock:
@@ -249,27 +191,6 @@ class CheckpointCore:
             self._items += items
             self._changes += 1
             return self._schedule.due(self._items)
-
-    def _remaining(self, place: Ordinal, items: Iterable[T]) -> Iterator[tuple[int, T]]:
-        source = iter(items)
-        if place.base:
-            source = islice(source, place.base, None)
-            place.index = place.base
-        for item in source:
-            pos = place(item)
-            if pos is SKIP:
-                continue
-            self._raise_deferred()
-            yield pos, item
-
-    def _check_done_position(self, position: object) -> None:
-        if isinstance(position, bool) or not isinstance(position, int):
-            raise InvalidValueError(
-                f"Checkpointer {self.key!r}: done() takes the int position of an item (from remaining()), "
-                f"got {describe(position)}."
-            )
-        self._ensure_loaded()
-        self._settle_runs("done()")
 
     def _mark_done(self, position: int) -> bool:
         """Add one finished position; return whether the commit policy should be asked (it fired)."""

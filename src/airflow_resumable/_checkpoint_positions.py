@@ -7,6 +7,7 @@ user's ``key=`` function, checks that they increase, and compares them the way t
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow_resumable._codec import Codec, describe
@@ -15,7 +16,7 @@ from airflow_resumable.errors import CheckpointError, InvalidValueError
 if TYPE_CHECKING:
     from airflow_resumable._checkpoint_ranges import Ranges
 
-__all__ = ["NOTHING", "SKIP", "Keyed", "Ordinal", "encode"]
+__all__ = ["NOTHING", "SKIP", "Keyed", "Ordinal", "encode", "in_utc"]
 
 
 class _Skip:
@@ -42,18 +43,42 @@ class Ordinal:
         return i
 
 
+def in_utc(value: Any) -> Any:
+    """``value`` with aware datetimes (also inside tuples and lists) moved to UTC.
+
+    Two datetimes with the same ``tzinfo`` compare by wall clock, which runs backwards when daylight saving
+    time ends (01:40 EDT comes before 01:10 EST); in UTC they compare by the instant they name.
+    """
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.tzinfo is timezone.utc or value.utcoffset() is None:
+            return value
+        return value.astimezone(timezone.utc)
+    if isinstance(value, (tuple, list)) and any(isinstance(part, (datetime, tuple, list)) for part in value):
+        parts = [in_utc(part) for part in value]
+        if isinstance(value, list):
+            return parts
+        make = getattr(type(value), "_make", None)  # a namedtuple keeps its type
+        return make(parts) if make is not None else tuple(parts)
+    return value
+
+
 class Keyed:
-    """Positions from ``key(item)``: they must increase strictly; those up to ``resume`` are done."""
+    """Positions from ``key(item)``: they must increase strictly; those up to ``resume`` are done.
+
+    Aware datetimes in positions are compared, and stored, in UTC (see :func:`in_utc`).
+    """
 
     __slots__ = ("checked", "codec", "key", "name", "prev", "resume")
 
     def __init__(self, key: Callable[[Any], Any], resume: Any, codec: Codec[Any], name: str) -> None:
-        self.key, self.resume, self.codec, self.name = key, resume, codec, name
+        self.key, self.resume, self.codec, self.name = key, in_utc(resume), codec, name
         self.prev: Any = NOTHING
         self.checked = False
 
     def __call__(self, item: object) -> Any:
         pos = self.key(item)
+        if isinstance(pos, (datetime, tuple, list)):
+            pos = in_utc(pos)
         if pos is None:
             raise InvalidValueError(
                 f"Checkpointer {self.name!r}: key({describe(item)}) returned None; it must return the item's "

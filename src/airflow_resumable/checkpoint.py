@@ -35,10 +35,12 @@ import threading
 import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from airflow_resumable._checkpoint_block import CheckpointBlock
+from airflow_resumable._checkpoint_fanout import CheckpointFanOut
 from airflow_resumable._checkpoint_loops import AsyncLoop, CheckpointLoops, iter_fast, iter_placed
-from airflow_resumable._checkpoint_positions import Ordinal, encode
+from airflow_resumable._checkpoint_positions import encode
 from airflow_resumable._checkpoint_record import fingerprint_of
 from airflow_resumable._checkpoint_writes import CheckpointWrites
 from airflow_resumable._codec import Codec, TypedCodec, describe
@@ -59,16 +61,7 @@ T = TypeVar("T")
 _MAX_KEY_LENGTH = 512  # the state store's key column
 
 
-class _Future(Protocol):
-    """A ``concurrent.futures.Future`` or an ``asyncio.Future``: what :meth:`Checkpointer.track` needs."""
-
-    def add_done_callback(self, fn: Callable[[Any], object], /) -> None: ...
-
-
-F = TypeVar("F", bound=_Future)
-
-
-class Checkpointer(CheckpointLoops, CheckpointWrites):
+class Checkpointer(CheckpointFanOut, CheckpointBlock, CheckpointLoops, CheckpointWrites):
     """Progress of one loop inside a task, kept in ``task_state_store`` under ``key``.
 
     Use it as ``with Checkpointer(...) as ckpt:`` (or ``async with``): the block reads the earlier tries'
@@ -151,6 +144,9 @@ class Checkpointer(CheckpointLoops, CheckpointWrites):
         self._loaded = False
         self._try_number = None
         self._runs = []
+        self._ended = False
+        self._tracked = 0
+        self._block = object()
         self._start_fresh()
 
     def __repr__(self) -> str:
@@ -189,7 +185,7 @@ class Checkpointer(CheckpointLoops, CheckpointWrites):
             self._loaded = False
             self._ensure_loaded()
         except BaseException:
-            self._open = ""
+            self._leave()
             raise
         return self
 
@@ -197,13 +193,14 @@ class Checkpointer(CheckpointLoops, CheckpointWrites):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
+            self._stop_accepting()
             self._close_runs(moved_on=exc is None)
             if exc is None:
                 self._finish()
             else:
                 self._save_after(exc)
         finally:
-            self._open = ""
+            self._leave()
 
     async def __aenter__(self) -> Checkpointer:
         self._enter("async")
@@ -214,7 +211,7 @@ class Checkpointer(CheckpointLoops, CheckpointWrites):
             self._loaded = False
             await self._aensure_loaded()
         except BaseException:
-            self._open = ""
+            self._leave()
             raise
         return self
 
@@ -222,19 +219,31 @@ class Checkpointer(CheckpointLoops, CheckpointWrites):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
+            self._stop_accepting()
             self._close_runs(moved_on=exc is None)
             if exc is None:
                 await self._afinish()
             else:
                 await self._asave_after(exc)
         finally:
-            self._open = ""
+            self._leave()
 
     def _enter(self, mode: Literal["sync", "async"]) -> None:
         if self._open:
             raise CheckpointError(f"Checkpointer {self.key!r} is already in use by an enclosing with block.")
         self._open = mode
         self._runs = []
+        self._block, self._tracked = object(), 0
+        try:
+            self._claim_key()
+        except BaseException:
+            self._open = ""
+            raise
+
+    def _leave(self) -> None:
+        self._stop_accepting()
+        self._open = ""
+        self._release_key()
 
     def _require_open(self, what: str, mode: str = "") -> None:
         if not self._open or (mode and self._open != mode):
@@ -286,60 +295,6 @@ class Checkpointer(CheckpointLoops, CheckpointWrites):
         """:meth:`advance` for async code: a due commit does not block the event loop."""
         if self._record_advance(position, items):
             await self.acommit()
-
-    def remaining(self, items: Iterable[T]) -> Iterator[tuple[int, T]]:
-        """``(position, item)`` for every item not finished yet, for work that completes out of order.
-
-        The n-th item has position n. Nothing is marked done here: call :meth:`done` (or :meth:`track`) with
-        the position when the item's work has succeeded.
-        """
-        self._ensure_loaded()
-        self._settle_runs("remaining()")
-        with self._lock:
-            base = self._int_position("remaining()")
-            self._warn_if_short(items, base)
-            place = Ordinal(base, self._pending.copy() if self._pending else None)
-        return self._remaining(place, items)
-
-    def done(self, position: int) -> None:
-        """Mark the item at ``position`` done, in any order. Thread-safe.
-
-        Only the lowest contiguous finished position is committed; positions finished above it are kept
-        as compact runs, so a retry skips them too. Marking a position twice has no effect.
-        """
-        self._check_done_position(position)
-        self._raise_deferred()
-        if self._mark_done(position):
-            self.commit()
-
-    async def adone(self, position: int) -> None:
-        """:meth:`done` for async code: a due commit does not block the event loop."""
-        self._check_done_position(position)
-        self._raise_deferred()
-        if self._mark_done(position):
-            await self.acommit()
-
-    def track(self, position: int, future: F) -> F:
-        """Call :meth:`done` for ``position`` when ``future`` succeeds (not when it fails or is cancelled).
-
-        Works with ``concurrent.futures`` futures (the commit then runs in the worker thread). An error
-        while recording is raised by the next ``done()``/``commit()`` or when the with block ends.
-        """
-        self._check_done_position(position)
-
-        def _record(fut: Any) -> None:
-            if fut.cancelled() or fut.exception() is not None:
-                return
-            try:
-                self.done(position)
-            except BaseException as exc:
-                with self._lock:
-                    if self._error is None:
-                        self._error = exc
-                log.error("Checkpoint %r: could not record position %d as done: %r", self.key, position, exc)
-
-        future.add_done_callback(_record)
-        return future
 
     # -- writing -------------------------------------------------------------------------------------------
     def commit(self) -> None:
