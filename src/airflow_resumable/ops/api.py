@@ -162,7 +162,9 @@ class AirflowApi:
 
     def close(self) -> None:
         """Release the connection pool."""
-        self._api.close()
+        pool = getattr(getattr(self._api, "rest_client", None), "pool_manager", None)
+        if pool is not None:
+            pool.clear()
 
     def __enter__(self) -> AirflowApi:
         return self
