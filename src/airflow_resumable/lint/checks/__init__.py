@@ -44,6 +44,20 @@ CHECKS: tuple[Check, ...] = (
         mixin.check,
         (("JobMixin", "external_id_key"),),
     ),
-    Check(frozenset({"ARS008", "ARS011"}), stores.check, (("state_store",),)),
-    Check(frozenset({"ARS009"}), retries.check, (("retries",),)),
+    Check(frozenset({"ARS008", "ARS011"}), stores.check, (("state_store", "Watermark"),)),
+    Check(
+        frozenset({"ARS009"}),
+        retries.check,
+        (
+            (  # something that resumes (retries=0 and retries never set are both findings)
+                "task_state_store",
+                "airflow_resumable",
+                "JobMixin",
+                "DatabricksSubmitRunOperator",
+                "DatabricksRunNowOperator",
+                "GlueJobOperator",
+                "RedshiftDataOperator",
+            ),
+        ),
+    ),
 )

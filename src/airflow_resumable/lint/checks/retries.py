@@ -32,6 +32,14 @@ _DURABLE_OPERATORS = {
 }
 _HELPERS = ("Checkpointer", "Watermark")
 _STORE_KEYS = {"task_state_store"}
+# Reasons that only pay off on a retry of the same task instance: reported even when retries are never
+# set. A Watermark commits for the next run and raw task_state_store may serve other purposes (a clear, the
+# UI), so those are only reported for an explicit retries=0.
+_NEEDS_RETRIES = {
+    "uses Checkpointer",
+    "is a ResumableJobMixin operator",
+    "is a durable operator",
+}
 _NEVER_SET = (
     "never sets retries: Airflow's default is 0 unless [core] default_task_retries is set in the "
     "deployment (not visible here), so there may be no later try to resume"
@@ -162,7 +170,12 @@ def _report(
             "ARS009",
             f"{what} {reason} but the DAG's default_args set retries=0: there is no later try to resume",
         )
-    elif not opaque and not set_elsewhere and _dag_leaves_retries_unset(module, dag):
+    elif (
+        reason in _NEEDS_RETRIES
+        and not opaque
+        and not set_elsewhere
+        and _dag_leaves_retries_unset(module, dag)
+    ):
         yield hit(anchor, "ARS009", f"{what} {reason} but {_NEVER_SET}")
 
 

@@ -18,7 +18,7 @@ def run_finished(run_id: int) -> bool:
     return bool(run_id)
 
 
-with DAG(dag_id="ars004_bad", schedule=None):
+with DAG(dag_id="ars004_bad", schedule=None, default_args={"retries": 2}):
     submit = DatabricksSubmitRunOperator(  # expect: ARS004
         task_id="submit_run",
         json={"run_name": "nightly"},

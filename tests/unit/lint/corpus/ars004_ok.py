@@ -13,7 +13,7 @@ def run_finished(run_id: int) -> bool:
     return bool(run_id)
 
 
-with DAG(dag_id="ars004_ok", schedule=None):
+with DAG(dag_id="ars004_ok", schedule=None, default_args={"retries": 2}):
     durable = DatabricksSubmitRunOperator(task_id="durable", json={})
     deferred = DatabricksSubmitRunOperator(
         task_id="deferred", json={}, wait_for_termination=False, deferrable=True

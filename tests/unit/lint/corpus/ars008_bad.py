@@ -38,3 +38,35 @@ with DAG(dag_id="ars008_bad", schedule=None):
     renamed.expand(part=["a", "b"])
     PartitionLoadOperator.partial(task_id="by_operator").expand(outlets=[[ORDERS], [ORDERS]])
     PythonOperator.partial(task_id="by_python", python_callable=load_with_python).expand(op_args=[[1], [2]])
+
+
+# Watermarks: without a per-writer partition= every map index commits the same key.
+from airflow_resumable import Watermark  # noqa: E402
+
+SHARED_WM = Watermark(ORDERS, initial=0)
+
+with DAG(dag_id="ars008_watermarks", schedule=None):
+
+    @task(outlets=[ORDERS])
+    def load_region(region: str):
+        with Watermark(ORDERS, initial=0).window() as w:  # expect: ARS008
+            print(region, w.start, w.end)
+
+    @task(outlets=[ORDERS])
+    def load_shared(region: str):
+        with SHARED_WM.window(until=10) as w:  # expect: ARS008
+            print(region, w.start)
+
+    @task(outlets=[ORDERS])
+    def advance_fixed_partition(region: str):
+        wm = Watermark(ORDERS, initial=0, partition="all")
+        wm.advance(10)  # expect: ARS008
+
+    @task(outlets=[ORDERS])
+    def rewind_everyone(region: str):
+        Watermark(ORDERS, initial=0, partition=None).rewind(0, reason="reload")  # expect: ARS008
+
+    load_region.expand(region=["eu", "us"])
+    load_shared.expand(region=["eu", "us"])
+    advance_fixed_partition.expand(region=["eu", "us"])
+    rewind_everyone.expand(region=["eu", "us"])

@@ -70,10 +70,10 @@ with DAG(dag_id="ars009_never_set", schedule=None):
 @dag(schedule=None, default_args={"owner": "data"})
 def default_args_without_retries():
     @task
-    def incremental_load():  # expect: ARS009
-        return Watermark("orders")
+    def checkpointed_load():  # expect: ARS009
+        return Checkpointer("orders")
 
-    incremental_load()
+    checkpointed_load()
 
 
 default_args_without_retries()

@@ -59,3 +59,11 @@ with DAG(dag_id="ars009_ok_task_level", schedule=None):
     watermark_load.override(retries=2)()
     DatabricksSubmitRunOperator(task_id="unpacked", json={}, **COMMON)
     DatabricksSubmitRunOperator(task_id="own_defaults", json={}, default_args=COMMON)
+
+with DAG(dag_id="ars009_ok_watermark_without_retries", schedule=None):
+
+    @task
+    def incremental():  # a Watermark commits for the next run: a missing retries is not reported
+        return Watermark("orders")
+
+    incremental()
