@@ -37,6 +37,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, It
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from airflow_resumable import _graceful
 from airflow_resumable._checkpoint_block import CheckpointBlock
 from airflow_resumable._checkpoint_fanout import CheckpointFanOut
 from airflow_resumable._checkpoint_loops import AsyncLoop, CheckpointLoops, iter_fast, iter_placed
@@ -77,7 +78,9 @@ class Checkpointer(CheckpointFanOut, CheckpointBlock, CheckpointLoops, Checkpoin
     :param codec: turns positions into JSON and back; the default :class:`~airflow_resumable.TypedCodec`
         handles int, str, aware datetime, date, Decimal, UUID, and tuples, lists and dicts of these.
     :param fingerprint: a string or JSON-able value describing the inputs (a file list, a query, a code
-        version). Stored progress with another fingerprint is discarded with a warning.
+        version). Stored progress with another fingerprint is discarded with a warning. In a mapped task
+        the input of the map index (its ``expand()`` arguments) is always part of the fingerprint, so a
+        changed expansion never resumes another item's progress.
     :param retention: how long the key lives: ``NEVER_EXPIRE`` (the default), a ``timedelta``, or ``None``
         for Airflow's ``[state_store] default_retention_days``.
     :param clear_on_success: delete the key when the block ends normally (default), so a later
@@ -132,7 +135,10 @@ class Checkpointer(CheckpointFanOut, CheckpointBlock, CheckpointLoops, Checkpoin
         if initial is not None:
             encode(self._codec, initial, f"Checkpointer {key!r}: initial")
         self._initial = initial
-        self._fingerprint = None if fingerprint is None else fingerprint_of(fingerprint)
+        self._user_fingerprint = self._fingerprint = (
+            None if fingerprint is None else fingerprint_of(fingerprint)
+        )
+        self._mapped = None
         self._retention = retention
         self._clear_on_success = clear_on_success
         self._on_commit_error = on_commit_error
@@ -239,11 +245,13 @@ class Checkpointer(CheckpointFanOut, CheckpointBlock, CheckpointLoops, Checkpoin
         except BaseException:
             self._open = ""
             raise
+        _graceful.block_opened(self, mode)  # a SIGTERM now saves the exact position (main thread)
 
     def _leave(self) -> None:
         self._stop_accepting()
         self._open = ""
         self._release_key()
+        _graceful.block_closed(self)
 
     def _require_open(self, what: str, mode: str = "") -> None:
         if not self._open or (mode and self._open != mode):
