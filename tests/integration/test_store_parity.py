@@ -67,6 +67,19 @@ from airflow_resumable.testing.parity import run_asset_script, run_task_script
 
 A1, A2, A3 = Asset("parity_a1"), Asset("parity_a2"), Asset("parity_a3")
 
+def checkpoint(ckpt, position):
+    with ckpt:
+        ckpt.advance(position)
+
+
+def library_outcome(fn):
+    try:
+        fn()
+    except Exception as exc:
+        return type(exc).__name__
+    return "ok"
+
+
 @dag(schedule=None)
 def parity_worker():
     @task(outlets=[A1], inlets=[A2])
@@ -74,7 +87,25 @@ def parity_worker():
         print("PARITY-TASK " + json.dumps(run_task_script(task_state_store)))
         print("PARITY-ASSET " + json.dumps(run_asset_script(asset_state_store, A1, A2, A3)))
 
-    scripted()
+    @task(outlets=[A1])
+    def library(task_state_store=None):
+        from airflow_resumable import Checkpointer, Watermark
+        from airflow_resumable._store import retry_call
+
+        calls = []
+
+        def counted_set(key, value):
+            calls.append(key)
+            task_state_store.set(key, value)
+
+        outcomes = {
+            "raw write": library_outcome(lambda: retry_call("raw write", counted_set, "big", 2**64)),
+            "watermark": library_outcome(lambda: Watermark(A1, initial=0).advance(2**64)),
+            "checkpointer": library_outcome(lambda: checkpoint(Checkpointer("ids"), 2**64)),
+        }
+        print("PARITY-LIBRARY " + json.dumps({**outcomes, "raw write attempts": len(calls)}))
+
+    scripted() >> library()
 
 parity_worker()
 """
@@ -165,6 +196,18 @@ def test_asset_store_parity_with_a_real_worker(worker_run) -> None:  # type: ign
     real = _steps(worker_run.output, "PARITY-ASSET")
     _assert_same(real, _fake_asset_steps(include_async=True), "a real worker")
     assert dict(real)["set int beyond 64 bits"] == ["raises", "OverflowError", None]
+
+
+def test_library_refuses_what_a_worker_cannot_send_and_never_retries_it(worker_run) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11, defect 7: on a real worker an int beyond 64 bits fails in the channel's encoder. The
+    helpers refuse it before writing (InvalidValueError), and a raw write failing there is not retried."""
+    (outcomes,) = _lines(worker_run.output, "PARITY-LIBRARY")
+    assert outcomes == {
+        "raw write": "OverflowError",
+        "raw write attempts": 1,
+        "watermark": "InvalidValueError",
+        "checkpointer": "InvalidValueError",
+    }
 
 
 def test_dag_test_differs_from_a_worker_only_in_known_steps(real_run, worker_run) -> None:  # type: ignore[no-untyped-def]
