@@ -45,7 +45,8 @@ def make_context(
     """Build a context dict: ``ti``, ids, ``try_number``, ``map_index``, ``params`` and both stores.
 
     Contexts built on the same ``backend`` share state, so building a second one with
-    ``try_number=2`` is how a test stands for a retry.
+    ``try_number=2`` is how a test stands for a retry. Other keys go in as given: ``dag=`` (any object with
+    ``dag_id`` and ``max_active_runs``) stands for the running DAG, which a real context always has.
     """
     backend = backend or InMemoryStateBackend()
     ti = FakeTaskInstance(dag_id, run_id, task_id, map_index, try_number)
