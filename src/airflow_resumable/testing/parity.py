@@ -188,10 +188,10 @@ def _run_supervised(sandbox: AirflowSandbox, ti: Any, task: Any) -> Any:
     from types import SimpleNamespace
 
     from airflow.api_fastapi.common.dagbag import dag_bag_from_app
+    from airflow.executors.workloads.base import BundleInfo
     from airflow.models.dagbag import DBDagBag
     from airflow.models.taskinstance import TaskInstance
     from airflow.sdk.api.client import Client
-    from airflow.executors.workloads.base import BundleInfo
     from airflow.sdk.execution_time import supervisor
     from airflow.utils.session import create_session
 
