@@ -188,21 +188,61 @@ def writer_identity(context: Mapping[str, Any] | None = None) -> dict[str, Any]:
     }
 
 
+def _status_and_text(exc: BaseException) -> tuple[int | None, str]:
+    """The HTTP status of an API error and its text, as the task sees them.
+
+    In-process (``dag.test()``) the error is the API client's ``ServerResponseError`` (an httpx error with a
+    ``response``); a real worker gets it relayed by the supervisor as ``AirflowRuntimeError`` whose
+    ``error.detail`` holds ``status_code``, ``message`` and the server's ``detail``.
+    """
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    if status is not None:
+        try:
+            text = str(response.text)  # type: ignore[union-attr]
+        except Exception:
+            text = ""
+        return status, f"{exc} {text}"
+    detail = getattr(getattr(exc, "error", None), "detail", None)
+    if isinstance(detail, dict):
+        return detail.get("status_code"), f"{exc} {detail}"
+    return None, str(exc)
+
+
+_GONE_LOGGED = False
+
+
+def _task_instance_gone(status: int | None, text: str) -> bool:
+    """A 404 "Task instance ... not found": this try's task instance was cleared or marked meanwhile."""
+    global _GONE_LOGGED
+    if status != 404 or "Task instance" not in text or "not found" not in text:
+        return False
+    if not _GONE_LOGGED:
+        _GONE_LOGGED = True
+        log.warning(
+            "The API server no longer knows this try's task instance (it was cleared, or marked success or "
+            "failed, while the try ran): its state store writes answer 404 and are not retried. Progress "
+            "not saved yet is dropped; the next try resumes from the last saved position."
+        )
+    return True
+
+
 def _is_transient(exc: BaseException) -> bool:
     """Bad input is never retried (it would fail the same way); everything else may be a blip.
 
-    Only ``Exception`` is retried: a ``BaseException`` (KeyboardInterrupt, SystemExit, a task timeout
-    or a simulated worker crash) must stop the work at once.
+    Only ``Exception`` is retried: a ``BaseException`` (KeyboardInterrupt, SystemExit, a task timeout,
+    a graceful stop or a simulated worker crash) must stop the work at once. HTTP 4xx answers are final,
+    except 408, 409 and 429; a 404 for the task instance itself (cleared or marked meanwhile) is logged
+    once per process.
     """
     if not isinstance(exc, Exception):
         return False
     # OverflowError: a real worker's channel (msgpack) cannot carry the value; it fails the same way again.
     if isinstance(exc, ValueError | TypeError | OverflowError):
         return False
-    status = getattr(getattr(exc, "response", None), "status_code", None)
-    if status is None:  # a real worker gets API errors as AirflowRuntimeError(error.detail["status_code"])
-        detail = getattr(getattr(exc, "error", None), "detail", None)
-        status = detail.get("status_code") if isinstance(detail, dict) else None
+    status, text = _status_and_text(exc)
+    if _task_instance_gone(status, text):
+        return False
     return not (isinstance(status, int) and 400 <= status < 500 and status not in (408, 409, 429))
 
 
