@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from airflow_resumable.lint.airflowignore import SYNTAXES, default_syntax
 from airflow_resumable.lint.baseline import BaselineError, read_baseline, write_baseline
 from airflow_resumable.lint.checker import enabled_codes
 from airflow_resumable.lint.config import Config, ConfigError, load_config
@@ -56,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="PATTERN",
         help="skip paths matching this shell pattern (repeatable; adds to the config)",
+    )
+    parser.add_argument(
+        "--airflowignore",
+        choices=SYNTAXES,
+        help="how to read .airflowignore files: glob or regexp, as Airflow's [core] dag_ignore_file_syntax "
+        "(default: that setting from AIRFLOW__CORE__DAG_IGNORE_FILE_SYNTAX, else glob), or off",
     )
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     parser.add_argument(
@@ -121,7 +128,8 @@ def _run(args: argparse.Namespace) -> int:
     ignore = args.ignore if args.ignore is not None else config.ignore
     enabled = enabled_codes(select, ignore)
     baseline = _baseline(args, config)
-    files = discover(args.paths, (*config.exclude, *args.exclude), config.root)
+    syntax = args.airflowignore or config.airflowignore or default_syntax()
+    files = discover(args.paths, (*config.exclude, *args.exclude), config.root, syntax)
     keys: dict[str, str] | None = {} if args.write_baseline is not None else None
     findings = lint_files(files, enabled, baseline=baseline, collect_keys=keys)
     if args.write_baseline is not None and keys is not None:

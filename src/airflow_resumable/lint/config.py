@@ -2,7 +2,8 @@
 
 The nearest ``pyproject.toml`` holding that table, walking up from the working directory, is used.
 Keys: ``select`` and ``ignore`` (codes or prefixes), ``exclude`` (shell patterns, relative to the file's
-folder) and ``baseline`` (the ``external_id_key`` baseline file, relative to the file's folder).
+folder), ``baseline`` (the ``external_id_key`` baseline file, relative to the file's folder) and
+``airflowignore`` (``"glob"``, ``"regexp"`` or ``"off"``: how ``.airflowignore`` files are read).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ if TYPE_CHECKING:
 __all__ = ["TABLE", "Config", "ConfigError", "find_pyproject", "load_config", "toml_loader"]
 
 TABLE = "[tool.airflow-resumable.lint]"
-_KEYS = {"select", "ignore", "exclude", "baseline"}
+_KEYS = {"select", "ignore", "exclude", "baseline", "airflowignore"}
+_SYNTAXES = ("glob", "regexp", "off")
 _TABLE_HEADER = re.compile(r"^\s*\[\s*tool\s*\.\s*[\"']?airflow-resumable[\"']?\s*[.\]]", re.MULTILINE)
 
 
@@ -38,6 +40,7 @@ class Config:
     exclude: tuple[str, ...] = ()
     baseline: Path | None = None
     source: Path | None = None
+    airflowignore: str | None = None
 
 
 def toml_loader() -> Callable[[IO[bytes]], dict[str, Any]] | None:
@@ -111,8 +114,12 @@ def load_config(
     baseline = table.get("baseline")
     if baseline is not None and not isinstance(baseline, str):
         raise ConfigError(f"{source}: baseline must be a string (a file path)")
+    airflowignore = table.get("airflowignore")
+    if airflowignore is not None and airflowignore not in _SYNTAXES:
+        raise ConfigError(f"{source}: airflowignore must be one of {', '.join(_SYNTAXES)}")
     return Config(
         root=source.parent,
+        airflowignore=airflowignore,
         select=_codes(table["select"], "select", source) if "select" in table else None,
         ignore=_codes(table.get("ignore", []), "ignore", source),
         exclude=_codes(table.get("exclude", []), "exclude", source),

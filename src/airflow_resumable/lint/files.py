@@ -7,6 +7,8 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from airflow_resumable.lint.airflowignore import AirflowIgnore
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
@@ -35,23 +37,34 @@ def is_excluded(path: Path, patterns: Sequence[str], root: Path) -> bool:
 
 
 def discover(
-    paths: Iterable[str | os.PathLike[str]], exclude: Sequence[str] = (), root: Path | None = None
+    paths: Iterable[str | os.PathLike[str]],
+    exclude: Sequence[str] = (),
+    root: Path | None = None,
+    airflowignore: str = "glob",
 ) -> list[Path]:
     """Return the files to check: files as given, directories walked for ``*.py``; excluded ones dropped.
 
     Hidden directories and [`SKIP_DIRS`][airflow_resumable.lint.files.SKIP_DIRS] are not walked into. Raises
     `FileNotFoundError` for a path that does not exist, before anything is checked.
+
+    Files and folders that an ``.airflowignore`` matches are dropped as Airflow drops them, in the
+    ``airflowignore`` syntax (``"glob"``, ``"regexp"``, or ``"off"`` to check them anyway); see
+    [`AirflowIgnore`][airflow_resumable.lint.airflowignore.AirflowIgnore].
     """
     root = root or Path.cwd()
     given = [Path(p) for p in paths]
     missing = [str(p) for p in given if not p.exists()]
     if missing:
         raise FileNotFoundError(f"no such file or directory: {', '.join(missing)}")
+    ignore = AirflowIgnore(airflowignore, root)
     found: dict[Path, None] = {}
     for path in given:
+        top = path if path.is_dir() else path.parent
         if not path.is_dir():
-            if not is_excluded(path, exclude, root):
+            if not is_excluded(path, exclude, root) and not ignore.ignored(path, top):
                 found[path] = None
+            continue
+        if ignore.ignored(path, top.parent):  # a folder given on the command line that Airflow skips
             continue
         for folder, dirnames, filenames in os.walk(path):
             base = Path(folder)
@@ -61,8 +74,13 @@ def discover(
                 if not name.startswith(".")
                 and name not in SKIP_DIRS
                 and not is_excluded(base / name, exclude, root)
+                and not ignore.ignored(base / name, top)
             )
             for name in sorted(filenames):
-                if name.endswith(".py") and not is_excluded(base / name, exclude, root):
+                if (
+                    name.endswith(".py")
+                    and not is_excluded(base / name, exclude, root)
+                    and not ignore.ignored(base / name, top)
+                ):
                     found[base / name] = None
     return list(found)

@@ -62,13 +62,16 @@ def lint_paths(
     exclude: Sequence[str] = (),
     baseline: Mapping[str, str] | None = None,
     collect_keys: MutableMapping[str, str] | None = None,
+    airflowignore: str = "glob",
 ) -> list[Finding]:
     """Lint files and directories (walked for ``*.py``) and return the findings, sorted.
 
     ``select``/``ignore`` take codes or prefixes; ``exclude`` takes shell patterns; ``baseline`` maps
     ``"module.Class"`` to its recorded ``external_id_key`` (ARS010). When ``collect_keys`` is given it
-    receives the current ``external_id_key`` of every class seen, for writing a new baseline.
+    receives the current ``external_id_key`` of every class seen, for writing a new baseline. Paths an
+    ``.airflowignore`` excludes are skipped (``airflowignore``: ``"glob"``, ``"regexp"`` or ``"off"``).
     Raises ``FileNotFoundError`` for a missing path and ``ValueError`` for an unknown rule code.
     """
     enabled = enabled_codes(select, ignore)
-    return lint_files(discover(paths, exclude), enabled, baseline=baseline, collect_keys=collect_keys)
+    files = discover(paths, exclude, airflowignore=airflowignore)
+    return lint_files(files, enabled, baseline=baseline, collect_keys=collect_keys)

@@ -78,7 +78,7 @@ def test_whole_corpus_directory_totals() -> None:
     by_code = Counter(finding.code for finding in findings)
     assert by_code == Counter(
         {
-            "ARS001": 9,
+            "ARS001": 10,  # 9 in ars001_bad.py, 1 in airflowignore/kept.py (its two siblings are ignored)
             "ARS002": 6,
             "ARS003": 7,
             "ARS004": 4,

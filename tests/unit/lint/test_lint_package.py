@@ -52,6 +52,7 @@ def test_lint_docs_cover_every_option() -> None:
         "--select",
         "--ignore",
         "--exclude",
+        "--airflowignore",
         "--format",
         "--baseline",
         "--write-baseline",
