@@ -161,7 +161,8 @@ def _cancel(api: AirflowApi, job: JobRecord, reason: str) -> CancelRecord:
         return CancelRecord(job, "skipped", "the task's stored job changed since it was listed")
     if current.recorded_state == "cancelled":
         who = (current.cancelled or {}).get("by", "?")
-        return CancelRecord(current, "already cancelled", f"recorded by {who}; nothing sent")
+        listed = dataclasses.replace(job, recorded_state="cancelled", cancelled=current.cancelled)
+        return CancelRecord(listed, "already cancelled", f"recorded by {who}; nothing sent")
     try:
         backend.cancel(job)
     except Exception as exc:

@@ -87,3 +87,31 @@ def test_orphaned_databricks_run_is_listed_and_cancelled_exactly_once(
     with ops.connect() as api:
         (job_record,) = ops.jobs(api, "nightly_spark")
     assert job_record.recorded_state == "cancelled"
+
+
+def test_a_run_still_terminating_after_cancel_is_not_cancelled_again(
+    airflow_sandbox, api_server, databricks, monkeypatch
+):
+    databricks.scripts.append(["RUNNING"])
+    airflow_sandbox.run_dag(DYING)
+    (run,) = databricks.created
+    monkeypatch.setenv("AIRFLOW_RESUMABLE_API_URL", api_server.url)
+    monkeypatch.setenv("AIRFLOW_RESUMABLE_API_TOKEN", _token(api_server))
+
+    assert _run(["orphans", "--cancel"])[0] == 0
+    assert len(databricks.requests_to("jobs/runs/cancel")) == 1
+    # Databricks takes a while to stop a cancelled run: it shows TERMINATING (not terminal) meanwhile.
+    run.cancelled, run.script, run.gets = False, ["TERMINATING"], 0
+
+    code, text = _run(["orphans", "--cancel", "--format", "json"])
+    assert code == 0
+    (action,) = json.loads(text)
+    assert action["action"] == "already cancelled" and action["live_status"] == "TERMINATING"
+    assert len(databricks.requests_to("jobs/runs/cancel")) == 1
+
+
+def _token(api_server) -> str:
+    import httpx
+
+    body = {"username": "admin", "password": api_server.passwords["admin"]}
+    return str(httpx.post(f"{api_server.url}/auth/token", json=body).json()["access_token"])
