@@ -79,7 +79,11 @@ def test_rewind_is_seen_by_the_next_producer_run_and_kept_in_history(
     assert (
         _run(["watermark", "rewind", "orders", "2026-03-02T00:00:00+00:00", "--reason", " ", "--yes"])[0] == 6
     )
-    capsys.readouterr()
+    # Without --yes and without a terminal to answer in: not confirmed, nothing written.
+    assert _run(["watermark", "rewind", "orders", "2026-03-02T00:00:00+00:00", "--reason", "fix"])[0] == 6
+    assert "Not confirmed" in capsys.readouterr().err
+    with ops.connect() as api:
+        assert ops.show(api, "orders").keys[0].value == _utc(2026, 3, 9)
 
     code, text = _run(
         [
