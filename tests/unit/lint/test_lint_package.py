@@ -65,3 +65,11 @@ def test_lint_docs_cover_every_option() -> None:
         "python -m airflow_resumable.lint",
     ):
         assert option in text, option
+
+
+def test_pre_commit_example_pins_the_current_release_tag() -> None:
+    from airflow_resumable import __version__
+
+    lint_docs = (REPO / "docs" / "lint.md").read_text(encoding="utf-8")
+    assert f"rev: v{__version__}\n" in lint_docs
+    assert f"## [{__version__}] - " in (REPO / "CHANGELOG.md").read_text(encoding="utf-8")
