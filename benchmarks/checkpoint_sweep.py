@@ -121,6 +121,7 @@ def run_loop(mode: str, store: Any, items: int, spin: int, key: str) -> dict[str
         "wall": wall,
         "cpu": cpu,
         "writes": counting.sets + counting.deletes,
+        "store": sum(end - start for start, end in counting.calls),
         "redo": counting.worst_redo(loop_end) if mode != "bare" else 0.0,
     }
 
@@ -168,6 +169,10 @@ class Cell:
     def writes(self, mode: str = "checkpointer") -> int:
         return max(r[mode]["writes"] for r in self.results)
 
+    def store_seconds(self, mode: str = "checkpointer") -> float:
+        """Median time one loop spent in store calls (the read on entry, writes, the delete)."""
+        return statistics.median(r[mode].get("store", 0.0) for r in self.results)
+
     def redo(self, mode: str = "checkpointer") -> float:
         return max(r[mode]["redo"] for r in self.results)
 
@@ -201,9 +206,9 @@ def _fmt_cost(cost: float) -> str:
 def table(cells: Sequence[Cell]) -> str:
     """The sweep as a markdown table."""
     lines = [
-        "| item cost | loop | items | rounds | ratio | fastest | CPU | goal | writes | worst redo | "
-        "former default |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| item cost | loop | items | rounds | ratio | fastest | CPU | goal | writes | store time | "
+        "worst redo | former default |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for cell in cells:
         old = f"{cell.ratio('old'):.3f}x, {cell.writes('old')} writes" if "old" in cell.modes else ""
@@ -211,7 +216,7 @@ def table(cells: Sequence[Cell]) -> str:
             f"| {_fmt_cost(cell.cost)} | {cell.seconds:g} s | {cell.items:,} | {len(cell.results)} | "
             f"{cell.ratio():.4f}x | {cell.fastest():.4f}x | {cell.ratio(clock='cpu'):.4f}x | "
             f"≤ {goal(cell.cost, cell.seconds):g}x {'met' if cell.met() else 'MISSED'} | {cell.writes()} | "
-            f"{cell.redo():.2f} s | {old} |"
+            f"{cell.store_seconds() * 1e3:.0f} ms | {cell.redo():.2f} s | {old} |"
         )
     return "\n".join(lines)
 
@@ -230,39 +235,57 @@ def load(path: Path) -> list[Cell]:
 
 
 def chart(cells: Sequence[Cell], path: Path, note: str = "") -> None:
-    """A log-x chart of the ratio per item cost, one line per loop length, the goals dashed."""
+    """Two log-x panels over the item cost: the default's ratio per loop length with its goal (dashed),
+    and, where it was run, the former default beside it."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=120)
-    colors = {2.0: "tab:blue", 20.0: "tab:green"}
-    for seconds in sorted({c.seconds for c in cells}):
+    olds = [c for c in cells if "old" in c.modes and c.results]
+    fig, axes = plt.subplots(1, 2 if olds else 1, figsize=(11 if olds else 7, 4.2), dpi=110, squeeze=False)
+    ax = axes[0][0]
+    lengths = sorted({c.seconds for c in cells})
+    for seconds, color in zip(lengths, ["tab:blue", "tab:green", "tab:purple"], strict=False):
         row = [c for c in cells if c.seconds == seconds and c.results]
-        color = colors.get(seconds)
         xs = [c.cost for c in row]
-        ax.plot(xs, [c.ratio() for c in row], "o-", color=color, label=f"default, {seconds:g} s loops")
-        ax.plot(xs, [goal(c.cost, seconds) for c in row], "--", color=color, alpha=0.5, linewidth=1)
-        olds = [c for c in row if "old" in c.modes]
-        if olds:
-            ax.plot(
-                [c.cost for c in olds],
-                [c.ratio("old") for c in olds],
-                "x:",
-                color="tab:red",
-                label=f"former every(1000) | every_seconds(30), {seconds:g} s loops",
-            )
-    ax.set_xscale("log")
-    ax.set_xlabel("cost of one item (s)")
-    ax.set_ylabel("Checkpointer time / bare loop time")
+        ax.plot(xs, [c.ratio() for c in row], "o-", color=color, label=f"{seconds:g} s loops")
+        ax.plot(xs, [goal(c.cost, seconds) for c in row], "--", color=color, alpha=0.6, linewidth=1)
     ax.axhline(1.0, color="grey", linewidth=0.8)
-    ax.set_title("Checkpointer overhead in real Airflow (median of paired runs; dashed: goal)")
+    ax.set_title("Default cost_aware(30): Checkpointer / bare loop", fontsize=10)
+    ax.set_ylabel("time ratio (median of paired rounds)")
+    if olds:
+        right = axes[0][1]
+        right.plot([c.cost for c in olds], [c.ratio() for c in olds], "o-", color="tab:blue", label="default")
+        right.plot(
+            [c.cost for c in olds],
+            [c.ratio("old") for c in olds],
+            "x:",
+            color="tab:red",
+            label="former every(1000) | every_seconds(30)",
+        )
+        right.axhline(1.0, color="grey", linewidth=0.8)
+        right.set_title(f"Against the former default ({olds[0].seconds:g} s loops)", fontsize=10)
+    for axis in [a for row in axes for a in row]:
+        axis.set_xscale("log")
+        axis.set_xlabel("cost of one item (s)")
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend(fontsize=8)
     if note:
         fig.text(0.01, 0.01, note, fontsize=7, color="grey")
-    ax.legend(fontsize=8)
-    ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
+
+
+def render_into(doc: Path, cells: Sequence[Cell], note: str) -> None:
+    """Replace the table between ``<!-- sweep-table -->`` and ``<!-- /sweep-table -->`` in ``doc``."""
+    text = doc.read_text()
+    start, end = "<!-- sweep-table -->", "<!-- /sweep-table -->"
+    if start not in text or end not in text:
+        raise SystemExit(f"{doc} has no {start} ... {end} section to fill in")
+    head, rest = text.split(start, 1)
+    tail = rest.split(end, 1)[1]
+    body = f"{start}\n{note}\n\n{table(cells)}\n{end}" if note else f"{start}\n{table(cells)}\n{end}"
+    doc.write_text(head + body + tail)
