@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import statistics
 import time
 from collections.abc import Sequence
@@ -171,7 +172,7 @@ class Cell:
 
     def store_seconds(self, mode: str = "checkpointer") -> float:
         """Median time one loop spent in store calls (the read on entry, writes, the delete)."""
-        return statistics.median(r[mode].get("store", 0.0) for r in self.results)
+        return statistics.median(r[mode].get("store", math.nan) for r in self.results)
 
     def redo(self, mode: str = "checkpointer") -> float:
         return max(r[mode]["redo"] for r in self.results)
@@ -199,6 +200,10 @@ def plan(
     return cells
 
 
+def _fmt_ms(seconds: float) -> str:
+    return "n/a" if math.isnan(seconds) else f"{seconds * 1e3:.0f} ms"
+
+
 def _fmt_cost(cost: float) -> str:
     return f"{cost * 1e6:.0f} µs" if cost < 1e-3 else f"{cost * 1e3:.0f} ms"
 
@@ -216,7 +221,7 @@ def table(cells: Sequence[Cell]) -> str:
             f"| {_fmt_cost(cell.cost)} | {cell.seconds:g} s | {cell.items:,} | {len(cell.results)} | "
             f"{cell.ratio():.4f}x | {cell.fastest():.4f}x | {cell.ratio(clock='cpu'):.4f}x | "
             f"≤ {goal(cell.cost, cell.seconds):g}x {'met' if cell.met() else 'MISSED'} | {cell.writes()} | "
-            f"{cell.store_seconds() * 1e3:.0f} ms | {cell.redo():.2f} s | {old} |"
+            f"{_fmt_ms(cell.store_seconds())} | {cell.redo():.2f} s | {old} |"
         )
     return "\n".join(lines)
 
