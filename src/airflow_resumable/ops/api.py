@@ -314,11 +314,11 @@ class AirflowApi:
             return None
         return row.value
 
-    def set_asset_value(self, asset_id: int, key: str, value: Any) -> None:
+    def set_asset_value(self, asset_id: int, key: str, value: Any, *, label: str | None = None) -> None:
         """Write one asset state value (an upsert, as a task's ``set`` does)."""
         body = self._client.AssetStateStoreBody(value=value)
         self.call(
-            f"Writing {key!r} of asset {asset_id}",
+            f"Writing {key!r} of asset {label or asset_id}",
             self.asset_state.set_asset_state_store,
             key=key,
             asset_id=asset_id,

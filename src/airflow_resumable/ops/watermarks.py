@@ -30,15 +30,15 @@ __all__ = ["RewindPlan", "history", "parse_value", "plan_rewind", "rewind", "sho
 class RestAssetStore:
     """An asset store accessor backed by the REST API, for ``Watermark(store=...)``."""
 
-    def __init__(self, api: AirflowApi, asset_id: int) -> None:
-        self._api, self._asset_id = api, asset_id
+    def __init__(self, api: AirflowApi, asset_id: int, name: str) -> None:
+        self._api, self._asset_id, self._name = api, asset_id, name
 
     def get(self, key: str, default: Any = None) -> Any:
         value = self._api.asset_value(self._asset_id, key)
         return default if value is None else value
 
     def set(self, key: str, value: Any) -> None:
-        self._api.set_asset_value(self._asset_id, key, value)
+        self._api.set_asset_value(self._asset_id, key, value, label=repr(self._name))
 
     def delete(self, key: str) -> None:  # pragma: no cover - a rewind never deletes
         raise RefusedError("The operating API never deletes watermark keys.")
@@ -154,7 +154,7 @@ def _watermark(api: AirflowApi, view: WatermarkView, record: WatermarkKey) -> An
         partition=record.partition,
         key=record.name,
         ordering="lexicographic" if record.value_type == "str" else "natural",
-        store=RestAssetStore(api, view.asset_id),
+        store=RestAssetStore(api, view.asset_id, view.asset_name),
     )
 
 
