@@ -235,3 +235,38 @@ def test_the_redo_bound_holds_while_items_vary_less_than_4x(
     assert loop.worst_redo <= bound
     pace = max(commit_cost / 0.002, 1.0)
     assert len(loop.commits) <= 1 + seconds / min(pace, bound / 2, item_cost)  # big items: one each
+
+
+def test_every_store_call_happens_on_the_thread_that_runs_the_loop(
+    state_backend: Any, clock: FakeClock
+) -> None:
+    """Commits are not written behind the loop: under dag.test() a store call from a second thread makes
+    the task's own Airflow calls fail (the in-process channel removes SUPERVISOR_COMMS while it serves a
+    request; see the performance page). This double fails that way for any call off the loop's thread."""
+    import threading
+
+    inner = state_backend.task_store()
+    loop_thread = threading.get_ident()
+
+    class InProcessChannelStore:
+        def _check(self) -> None:
+            if threading.get_ident() != loop_thread:
+                raise ImportError("cannot import name 'SUPERVISOR_COMMS' from 'task_runner'")
+
+        def get(self, key: str, default: Any = None) -> Any:
+            self._check()
+            return inner.get(key, default)
+
+        def set(self, key: str, value: Any, *, retention: Any = None) -> None:
+            self._check()
+            clock.advance(0.012)
+            inner.set(key, value, retention=retention)
+
+        def delete(self, key: str) -> None:
+            self._check()
+            inner.delete(key)
+
+    with Checkpointer("rows", store=InProcessChannelStore(), commit=cost_aware(1, clock=clock)) as ckpt:
+        for _ in ckpt.iterate(range(50_000)):
+            clock.advance(1e-4)  # 5 s of work: commits at ~1 s, then every second
+    assert state_backend.writes >= 4
