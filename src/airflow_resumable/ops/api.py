@@ -1,8 +1,8 @@
 """Talking to a running Airflow 3.3 through its REST API (``/api/v2``) with ``apache-airflow-client``.
 
-:func:`connect` authenticates as Airflow 3 expects: with an API token (a JWT) given directly, or with a
-username and password exchanged for one at the API server's ``/auth/token``. Without either it asks
-``/auth/token`` for a token without credentials, which only a development server with
+[`connect()`][airflow_resumable.ops.api.connect] authenticates as Airflow 3 expects: with an API token (a JWT)
+given directly, or with a username and password exchanged for one at the API server's ``/auth/token``. Without
+either it asks ``/auth/token`` for a token without credentials, which only a development server with
 ``simple_auth_manager_all_admins`` grants. Credentials come from arguments or from the environment:
 
 - ``AIRFLOW_RESUMABLE_API_URL``: the API server, e.g. ``https://airflow.example.com`` (no ``/api/v2``);
@@ -10,9 +10,10 @@ username and password exchanged for one at the API server's ``/auth/token``. Wit
 - ``AIRFLOW_RESUMABLE_API_USERNAME`` and ``AIRFLOW_RESUMABLE_API_PASSWORD``.
 
 Nothing here prints, logs or stores a password or token. The API server's 401 and 403 answers become
-:class:`~airflow_resumable.ops.errors.AuthenticationError` and
-:class:`~airflow_resumable.ops.errors.AccessDeniedError` with a message saying which permission is missing.
-``apache-airflow-client`` is imported when :func:`connect` runs (``pip install 'airflow-resumable[ops]'``).
+[`AuthenticationError`][airflow_resumable.ops.errors.AuthenticationError] and
+[`AccessDeniedError`][airflow_resumable.ops.errors.AccessDeniedError] with a message saying which permission
+is missing. ``apache-airflow-client`` is imported when [`connect()`][airflow_resumable.ops.api.connect] runs
+(``pip install 'airflow-resumable[ops]'``).
 """
 
 from __future__ import annotations
@@ -120,7 +121,8 @@ def connect(
     password: str | None = None,
     timeout: float = 30.0,
 ) -> AirflowApi:
-    """An authenticated :class:`AirflowApi` for the API server at ``url`` (see the module docs)."""
+    """An authenticated [`AirflowApi`][airflow_resumable.ops.api.AirflowApi] for the API server at ``url``
+    (see the module docs)."""
     url = (url or os.environ.get(URL_ENV) or "").rstrip("/")
     if not url:
         raise ApiError(f"No Airflow API server given: pass --api-url (url=) or set {URL_ENV}.")

@@ -1,12 +1,12 @@
 """Asking a job's backend about it, and cancelling it, through the provider hook the operator uses.
 
-A :class:`JobBackend` recognises the jobs it owns (by the key they are stored under and the operator
-class), finds the connection id the task used (from the task instance's rendered fields, which hold
-``databricks_conn_id`` and the like: never a secret), and talks to the backend with the provider's own
-hook, so the connection is resolved exactly as on a worker (``AIRFLOW_CONN_*`` variables, a secrets
-backend, or the metadata DB where this process can reach it).
+A [`JobBackend`][airflow_resumable.ops.backends.JobBackend] recognises the jobs it owns (by the key they are
+stored under and the operator class), finds the connection id the task used (from the task instance's rendered
+fields, which hold ``databricks_conn_id`` and the like: never a secret), and talks to the backend with the
+provider's own hook, so the connection is resolved exactly as on a worker (``AIRFLOW_CONN_*`` variables, a
+secrets backend, or the metadata DB where this process can reach it).
 
-Only Databricks is built in. Register another with :func:`register`.
+Only Databricks is built in. Register another with [`register()`][airflow_resumable.ops.backends.register].
 """
 
 from __future__ import annotations

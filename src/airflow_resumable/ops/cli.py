@@ -1,24 +1,24 @@
 """``airflow-resumable state ...``: inspect and repair resumable state of a running Airflow over REST.
 
-A thin layer over :mod:`airflow_resumable.ops`: parse arguments, call the library, print a table (or JSON
-with ``--format json``). Connection options (``--api-url``, ``--username``) may come before or after the
-subcommand; the password and tokens only come from the environment (or a prompt), never from the command
-line, so they do not end up in shell history or process lists.
+A thin layer over [`airflow_resumable.ops`][airflow_resumable.ops]: parse arguments, call the library, print a
+table (or JSON with ``--format json``). Connection options (``--api-url``, ``--username``) may come before or
+after the subcommand; the password and tokens only come from the environment (or a prompt), never from the
+command line, so they do not end up in shell history or process lists.
 
-Exit codes:
+Exit codes (also in ``EXIT_CODES`` and on the docs page "Operating"):
 
-==  ====================================================================================================
-0   done (for ``orphans``: no orphan found, or every orphan cancelled)
-1   unexpected error
-2   wrong usage (argparse)
-3   authentication failed: the API server rejected the credentials (HTTP 401)
-4   access denied: the user lacks the permission (HTTP 403), e.g. a read-only user rewinding
-5   not found: DAG, run, asset or key
-6   refused before writing: a guard said no (wrong type, not backwards, no reason) or not confirmed
-7   the API server could not be reached or answered with an unexpected error
-8   ``orphans`` without ``--cancel``: orphaned jobs found (dry run)
-9   ``orphans --cancel``: at least one cancellation failed
-==  ====================================================================================================
+| code | meaning |
+| ---- | ------- |
+| 0 | done (``orphans``: no orphan found, or every orphan cancelled) |
+| 1 | unexpected error |
+| 2 | wrong usage (argparse) |
+| 3 | authentication failed: the API server rejected the credentials (HTTP 401) |
+| 4 | access denied: the user lacks the permission (HTTP 403), e.g. a read-only user rewinding |
+| 5 | not found: DAG, run, asset or key |
+| 6 | refused before writing: a guard said no, a concurrent write, or not confirmed |
+| 7 | the API server could not be reached or answered with an unexpected error |
+| 8 | ``orphans`` without ``--cancel``: orphaned jobs found (dry run) |
+| 9 | ``orphans --cancel``: at least one cancellation failed |
 """
 
 from __future__ import annotations

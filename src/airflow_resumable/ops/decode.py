@@ -1,4 +1,5 @@
-"""Turning raw state store rows into the typed records of :mod:`airflow_resumable.ops.records`.
+"""Turning raw state store rows into the typed records of
+[`airflow_resumable.ops.records`][airflow_resumable.ops.records].
 
 Pure functions of what a store holds (no I/O), so the ``airflow-resumable state`` command (rows from the
 REST API) and anything reading the rows another way (an Airflow UI plugin reading the metadata DB) decode
@@ -65,8 +66,8 @@ def is_checkpoint(raw: Any) -> bool:
 def checkpoints(task: TaskRef, entries: Mapping[str, Any]) -> list[CheckpointRecord]:
     """Every Checkpointer record among one task instance's ``{key: value}``, with its position decoded.
 
-    Positions are decoded with the default :class:`~airflow_resumable.TypedCodec`; one written with a
-    custom ``codec=`` is shown in its stored form with ``problem`` saying so.
+    Positions are decoded with the default [`TypedCodec`][airflow_resumable._codec.TypedCodec]; one written
+    with a custom ``codec=`` is shown in its stored form with ``problem`` saying so.
     """
     found = []
     for key, raw in sorted(entries.items()):
@@ -140,16 +141,17 @@ def jobs(task: TaskRef, entries: Mapping[str, Any]) -> list[JobRecord]:
 
 # -- watermarks --------------------------------------------------------------------------------------------
 def is_watermark(raw: Any) -> bool:
-    """Whether ``raw`` is a record written by :class:`~airflow_resumable.Watermark`."""
+    """Whether ``raw`` is a record written by [`Watermark`][airflow_resumable.watermark.Watermark]."""
     return isinstance(raw, dict) and raw.get("format") == FORMAT
 
 
 def watermark_kind(raw: Mapping[str, Any], what: str) -> Kind:
-    """The :class:`Kind` a stored watermark record was written with, from its value and ``type``.
+    """The [`Kind`][airflow_resumable._watermark_kinds.Kind] a stored watermark record was written with, from
+    its value and ``type``.
 
-    A :class:`~airflow_resumable.Watermark` knows its kind from ``initial=``; from outside a task only the
-    record tells. The value is decoded with the default codec and must come back as the recorded type
-    (a record written with a custom ``codec=`` cannot be read here).
+    A [`Watermark`][airflow_resumable.watermark.Watermark] knows its kind from ``initial=``; from outside a
+    task only the record tells. The value is decoded with the default codec and must come back as the recorded
+    type (a record written with a custom ``codec=`` cannot be read here).
     """
     value = TypedCodec().decode(raw.get("value"))
     ordering = "lexicographic" if isinstance(value, str) else "natural"

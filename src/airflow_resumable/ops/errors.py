@@ -1,7 +1,7 @@
 """Errors of the operating API (``airflow_resumable.ops``) and the ``airflow-resumable state`` command.
 
-All derive from :class:`~airflow_resumable.errors.ResumableError`. The command maps each to an exit code
-(see :mod:`airflow_resumable.ops.cli`).
+All derive from [`ResumableError`][airflow_resumable.errors.ResumableError]. The command maps each to an exit
+code (see [`airflow_resumable.ops.cli`][airflow_resumable.ops.cli]).
 """
 
 from __future__ import annotations

@@ -100,7 +100,8 @@ class TaskRef:
 
 @dataclass(frozen=True)
 class CheckpointRecord:
-    """One :class:`~airflow_resumable.Checkpointer` record of one task instance, decoded."""
+    """One [`Checkpointer`][airflow_resumable.checkpoint.Checkpointer] record of one task instance,
+    decoded."""
 
     task: TaskRef
     key: str

@@ -1,8 +1,9 @@
 """Task-side state from outside: checkpoints and job intents of a DAG run, and orphaned jobs.
 
-Every function takes an :class:`~airflow_resumable.ops.api.AirflowApi` (from
-:func:`~airflow_resumable.ops.connect`) and returns records from :mod:`airflow_resumable.ops.records`.
-Reading needs read access to the DAG's task instances; :func:`orphans` with ``cancel=True`` also writes the
+Every function takes an [`AirflowApi`][airflow_resumable.ops.api.AirflowApi] (from
+[`connect()`][airflow_resumable.ops.api.connect]) and returns records from
+[`airflow_resumable.ops.records`][airflow_resumable.ops.records]. Reading needs read access to the DAG's task
+instances; [`orphans()`][airflow_resumable.ops.tasks.orphans] with ``cancel=True`` also writes the
 cancellation into the job's intent, which needs write access to them.
 """
 
@@ -27,7 +28,8 @@ FINISHED_TI_STATES = ["failed", "success", "skipped", "upstream_failed", "remove
 
 
 def task_ref(ti: Any, run_state: str | None = None) -> TaskRef:
-    """A :class:`TaskRef` from a task instance as the REST client returns it."""
+    """A [`TaskRef`][airflow_resumable.ops.records.TaskRef] from a task instance as the REST client returns
+    it."""
     rendered = getattr(ti, "rendered_fields", None) or {}
     conn_ids = {k: v for k, v in rendered.items() if k.endswith("conn_id") and isinstance(v, str)}
     return TaskRef(
@@ -116,8 +118,8 @@ def orphans(
     cancellation is listed (if still active) but never cancelled twice.
 
     With ``cancel=True`` each orphan is cancelled through the provider hook and the cancellation is
-    written into its intent (field :data:`~airflow_resumable.ops.decode.CANCELLED_FIELD`), so a later
-    try of the task does not reconnect to the cancelled run. Returns ``(orphans, actions)``.
+    written into its intent (field [`CANCELLED_FIELD`][airflow_resumable.ops.decode.CANCELLED_FIELD]), so a
+    later try of the task does not reconnect to the cancelled run. Returns ``(orphans, actions)``.
     """
     start = _since(since)
     filters: dict[str, Any] = {"state": FINISHED_TI_STATES, "end_date_gte": start}

@@ -1,11 +1,12 @@
 """Asset watermarks from outside: show, history and a guarded rewind.
 
-:func:`rewind` runs :meth:`airflow_resumable.Watermark.rewind` itself, on a store that reads and writes the
-asset's ``asset_state_store`` over REST: the same guards (a value of the watermark's type, strictly before
-the committed value, a reason), the same commit record and rewind history, and the same read-back check
-that raises :class:`~airflow_resumable.ConcurrentWriteError` if a task committed in between. The writer of
-a rewind done from outside a task is "code outside a running task"; who did it (the API user) is added to
-the recorded reason.
+[`rewind()`][airflow_resumable.ops.watermarks.rewind] runs
+[`airflow_resumable.Watermark.rewind()`][airflow_resumable.watermark.Watermark.rewind] itself, on a store that
+reads and writes the asset's ``asset_state_store`` over REST: the same guards (a value of the watermark's
+type, strictly before the committed value, a reason), the same commit record and rewind history, and the same
+read-back check that raises [`ConcurrentWriteError`][airflow_resumable.errors.ConcurrentWriteError] if a task
+committed in between. The writer of a rewind done from outside a task is "code outside a running task"; who
+did it (the API user) is added to the recorded reason.
 """
 
 from __future__ import annotations
@@ -125,7 +126,8 @@ def _select(view: WatermarkView, key: str | None) -> WatermarkKey:
 def plan_rewind(api: AirflowApi, asset: str, value: Any, *, key: str | None = None) -> RewindPlan:
     """Check a rewind without writing: the key exists, ``value`` has its type and is before its value.
 
-    ``value`` may be text (parsed like the stored value, see :func:`parse_value`) or a typed value.
+    ``value`` may be text (parsed like the stored value, see
+    [`parse_value()`][airflow_resumable.ops.watermarks.parse_value]) or a typed value.
     """
     view = show(api, asset)
     record = _select(view, key)
@@ -159,10 +161,11 @@ def _watermark(api: AirflowApi, view: WatermarkView, record: WatermarkKey) -> An
 
 
 def rewind(api: AirflowApi, plan: RewindPlan, *, reason: str) -> WatermarkKey:
-    """Rewind as planned with :meth:`Watermark.rewind` (its guards, record and concurrency check).
+    """Rewind as planned with [`Watermark.rewind()`][airflow_resumable.watermark.Watermark.rewind] (its
+    guards, record and concurrency check).
 
-    Raises :class:`~airflow_resumable.ops.errors.RefusedError` without a reason or when a guard refuses,
-    before anything is written; returns the key as stored afterwards.
+    Raises [`RefusedError`][airflow_resumable.ops.errors.RefusedError] without a reason or when a guard
+    refuses, before anything is written; returns the key as stored afterwards.
     """
     if not isinstance(reason, str) or not reason.strip():
         raise RefusedError(
