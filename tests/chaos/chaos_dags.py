@@ -1,13 +1,14 @@
 """DAG sources and readers for the chaos tier.
 
-Each DAG records what its task does in a plain file (``<try> <item> <unix time>`` per processed item), so a
-test can tell exactly which items each try did after real processes were killed: the state store only
-shows the last position, the file shows every redo and every skip.
+Each DAG records what its task does in a plain file (``<try> <item> <unix time>`` per item, written when
+the item's work is done), so a test can tell exactly which items each try did after real processes were
+killed: the state store only shows the last position, the file shows every redo and every skip.
 """
 
 from __future__ import annotations
 
 import textwrap
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,8 +35,8 @@ def chaos():
             with Checkpointer("items", commit=every({cadence})) as ckpt:
                 print(f"TRY {{try_number}} resumes at {{ckpt.position}}", flush=True)
                 for item in ckpt.iterate(range({items})):
-                    out.write(f"{{try_number}} {{item}} {{time.time():.3f}}\\n")
-                    time.sleep({sleep})
+                    time.sleep({sleep})  # the work
+                    out.write(f"{{try_number}} {{item}} {{time.time():.3f}}\\n")  # recorded once done
 
     load()
 
@@ -97,5 +98,17 @@ class ItemLog:
         before = {i for t, items in self.items.items() if t < later_try for i in items}
         return [i for i in self.items[later_try] if i in before]
 
+    def tries(self) -> list[int]:
+        return sorted(self.items)
+
     def all_items(self) -> set[int]:
         return {i for items in self.items.values() for i in items}
+
+
+def wait_for_items(path: Path, count: int, timeout: float = 120) -> None:
+    """Wait until try 1 recorded ``count`` items (fails at once if a try 2 started instead)."""
+    deadline = time.monotonic() + timeout
+    while (log := ItemLog.read(path)).count() < count:
+        assert time.monotonic() < deadline, f"the task did not reach {count} items in {timeout} s"
+        assert 2 not in log.items, "try 1 ended before it was stopped: see its log"
+        time.sleep(0.05)

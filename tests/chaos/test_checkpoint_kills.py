@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING
 
 import pytest
-from chaos_dags import ItemLog, checkpoint_dag
+from chaos_dags import ItemLog, checkpoint_dag, wait_for_items
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -22,14 +22,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.chaos
 
 ITEMS, CADENCE = 600, 50
-
-
-def wait_for_items(path: Path, count: int, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while ItemLog.read(path).count() < count:
-        assert time.monotonic() < deadline, f"the task did not reach {count} items in {timeout} s"
-        assert 2 not in ItemLog.read(path).items, "try 1 ended before it was killed: see its log"
-        time.sleep(0.05)
 
 
 def check_resumed(log: ItemLog, killed_at: float, what: str) -> None:
