@@ -1,7 +1,9 @@
 """Run every benchmark, one after the other: ``make bench`` (or ``python benchmarks/run.py``).
 
 Each benchmark prints ratios measured within its own run, so the figures stay comparable on a noisy
-machine. A benchmark's non-zero exit (a missed target) makes this command exit non-zero too.
+machine. A benchmark's non-zero exit (a missed target) makes this command exit non-zero too. The
+checkpoint sweep runs about 15 minutes of loops in real Airflow; ``bench_checkpoint.py --quick`` is the
+one-minute smoke version.
 """
 
 from __future__ import annotations
