@@ -1,0 +1,214 @@
+"""A stateful search of the durable Databricks operator's decisions, against the local Jobs API.
+
+Hypothesis drives random sequences of tries of one task instance: each try may crash (before submitting,
+after submitting but before the run id is stored, while polling), meet a missing connection or transient
+API errors (429/503 on status checks or on the submit itself), and each new run ends as scripted (success,
+failure, cancelled, history expired). Between tries the task's state may be reset (deleted, as
+``clear_on_success`` or a re-created DAG run leave it) or the operator's ``external_id_key`` renamed.
+
+The operator is the library's real ``DatabricksSubmitRunOperator`` with the provider's real hook over
+HTTP; nothing in the hook is patched. State lives in the in-memory task store (which encodes values as a
+real worker's channel does). After every try the invariants are checked:
+
+- never two live runs for one incarnation of the task instance (between two resets);
+- never a failed (or cancelled) run reported as a try's result;
+- after a reset, a successful try runs a new job;
+- a successful try's result is what a fresh run's is: ``None``, with the run id stored under the key;
+- after a success (and no reset) no further run is ever created;
+- a missing connection creates nothing and moves no generation.
+
+A handful of the same sequences run through real ``dag.test()`` retries in
+tests/integration/test_jobs_search_dags.py.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from airflow_resumable.jobs.databricks import DatabricksSubmitRunOperator
+from airflow_resumable.testing import InMemoryStateBackend, make_context
+from airflow_resumable.testing.databricks_server import FakeDatabricks
+
+CONN_ENV = "AIRFLOW_CONN_DATABRICKS_DEFAULT"
+OUTCOMES = {
+    "success": ["RUNNING", "TERMINATED:SUCCESS"],
+    "failure": ["RUNNING", "TERMINATED:FAILED"],
+    "cancel": ["RUNNING", "TERMINATED:CANCELED"],
+    "gone": ["RUNNING", "GONE"],
+}
+CRASHES = ("none", "before_submit", "after_submit", "during_poll")
+
+
+class Crash(BaseException):
+    """The worker dies here (a BaseException: nothing in the operator may catch it)."""
+
+
+class Crashing(DatabricksSubmitRunOperator):
+    """The real operator, with the worker dying at one point of this try."""
+
+    crash = "none"
+
+    def submit_job(self, context: Any) -> int:
+        if self.crash == "before_submit":
+            raise Crash("died before submitting")
+        run_id = super().submit_job(context)
+        if self.crash == "after_submit":
+            raise Crash("died after submitting, before the run id was stored")
+        return run_id
+
+    def poll_until_complete(self, external_id: Any, context: Any) -> None:
+        if self.crash == "during_poll":
+            self.get_job_status(external_id, context)
+            raise Crash("died while polling")
+        return super().poll_until_complete(external_id, context)
+
+
+class DurableRunSearch(RuleBasedStateMachine):
+    """One task instance of a DAG run, tried again and again under random faults."""
+
+    @initialize()
+    def start(self) -> None:
+        self.server = FakeDatabricks().start()
+        self.saved_env = os.environ.get(CONN_ENV)
+        os.environ.update(self.server.environ("databricks_default"))
+        self.backend = InMemoryStateBackend()
+        self.key, self.previous_keys = "databricks_run_id", ()
+        self.try_number = 0
+        self.epoch_start = 0  # index in server.created of the first run after the last reset
+        self.reset_pending = False  # a reset happened and no try has succeeded since
+        self.succeeded_run: int | None = None  # the run a success reported (cleared by a reset)
+
+    def teardown(self) -> None:
+        server = getattr(self, "server", None)
+        if server is None:
+            return
+        server.stop()
+        if self.saved_env is None:
+            os.environ.pop(CONN_ENV, None)
+        else:
+            os.environ[CONN_ENV] = self.saved_env
+
+    # -- rules ---------------------------------------------------------------------------------------------
+    @rule(
+        crash=st.sampled_from(CRASHES),
+        outcome=st.sampled_from(sorted(OUTCOMES)),
+        errors=st.integers(0, 2),
+        error_status=st.sampled_from([429, 503]),
+        error_endpoint=st.sampled_from(["jobs/runs/get", "jobs/runs/submit"]),
+        missing_connection=st.booleans(),
+    )
+    def a_try(
+        self,
+        crash: str,
+        outcome: str,
+        errors: int,
+        error_status: int,
+        error_endpoint: str,
+        missing_connection: bool,
+    ) -> None:
+        self.try_number += 1
+        self.server.default_script = list(OUTCOMES[outcome])
+        if errors:
+            self.server.fail_next(errors, status=error_status, endpoint=error_endpoint)
+        created_before = len(self.server.created)
+        generation_before = self._generation()
+        op = Crashing(
+            task_id="job",
+            notebook_task={"notebook_path": "/Shared/etl"},
+            existing_cluster_id="cluster-1",
+            polling_period_seconds=0,
+            databricks_retry_limit=1,
+            databricks_retry_delay=0,
+            do_xcom_push=False,
+            databricks_conn_id="not_configured" if missing_connection else "databricks_default",
+            external_id_key=self.key,
+            previous_external_id_keys=list(self.previous_keys),
+        )
+        op.crash = crash
+        context = make_context(backend=self.backend, task_id="job", try_number=self.try_number)
+        try:
+            result = op.execute(context)
+        except Crash:
+            outcome_seen = "crashed"
+        except Exception:
+            outcome_seen = "failed"
+        else:
+            outcome_seen = "success"
+        self.server._failures.clear()  # injected errors never leak into the next try
+        new_runs = self.server.created[created_before:]
+
+        if missing_connection:  # a missing connection is not a missing run: nothing new, no new generation
+            assert outcome_seen in ("failed", "crashed")
+            assert new_runs == []
+            assert self._generation() in {generation_before, generation_before or 1}
+        if self.succeeded_run is not None:
+            assert new_runs == [], "a task that succeeded started another run without a reset"
+
+        if outcome_seen == "success":
+            assert result is None  # what the provider's operator returns
+            run_id = self._store().get(self.key)
+            run = self.server.run(run_id)
+            assert run.step == "TERMINATED:SUCCESS", f"run {run_id} reported as the result is {run.step}"
+            assert op.run_id == run_id
+            if self.reset_pending:
+                assert self.server.created.index(run) >= self.epoch_start, "a reset brought back the old job"
+                self.reset_pending = False
+            if self.succeeded_run is not None:
+                assert run_id == self.succeeded_run
+            self.succeeded_run = run_id
+
+    @rule()
+    def reset_state(self) -> None:
+        """The task's state is deleted (REST delete, ``clear_on_success``, DAG run re-created)."""
+        self._store().clear()
+        self.epoch_start = len(self.server.created)
+        self.reset_pending = True
+        self.succeeded_run = None
+
+    @precondition(lambda self: len(self.previous_keys) < 2)
+    @rule()
+    def rename_key(self) -> None:
+        """A new version of the DAG renames external_id_key and lists the old one."""
+        self.previous_keys = (self.key, *self.previous_keys)
+        self.key = f"etl_run_id_v{len(self.previous_keys) + 1}"
+
+    # -- invariants ----------------------------------------------------------------------------------------
+    @invariant()
+    def at_most_one_live_run_per_incarnation(self) -> None:
+        if not hasattr(self, "server"):
+            return
+        live = [r.run_id for r in self.server.created[self.epoch_start :] if not r.is_terminal and not r.gone]
+        assert len(live) <= 1, f"two live runs for one task instance: {live}"
+
+    @invariant()
+    def one_run_per_token(self) -> None:
+        if not hasattr(self, "server"):
+            return
+        tokens = [r.token for r in self.server.created]
+        assert len(tokens) == len(set(tokens)), "a token was sent for two different runs"
+
+    def _generation(self) -> int | None:
+        """The generation recorded under the current key, or under a previous one not yet moved."""
+        for key in (self.key, *self.previous_keys):
+            intent = self._store().get(key + ".intent")
+            if intent is not None:
+                return int(intent["generation"])
+        return None
+
+    def _store(self) -> Any:
+        return self.backend.task_store(dag_id="dag", run_id="run", task_id="job", map_index=-1)
+
+
+DurableRunSearch.TestCase.settings = settings(
+    max_examples=int(os.environ.get("RESUMABLE_SEARCH_EXAMPLES", "25")),
+    stateful_step_count=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+test_durable_run_search = pytest.mark.filterwarnings("ignore::DeprecationWarning")(DurableRunSearch.TestCase)
