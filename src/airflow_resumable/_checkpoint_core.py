@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from airflow_resumable import _store
 from airflow_resumable._checkpoint_io import KeyIO
+from airflow_resumable._checkpoint_mapped import combined_fingerprint, mapped_input
 from airflow_resumable._checkpoint_positions import encode, in_utc
 from airflow_resumable._checkpoint_ranges import Ranges
 from airflow_resumable._checkpoint_record import MAX_PENDING_RANGES, Saved, load
@@ -44,6 +45,8 @@ class CheckpointCore:
     _codec: Codec[Any]
     _initial: Any
     _fingerprint: str | None
+    _user_fingerprint: str | None
+    _mapped: dict[str, Any] | None
     _retention: timedelta | None
     _clear_on_success: bool
     _on_commit_error: OnCommitError
@@ -101,7 +104,10 @@ class CheckpointCore:
             store = _store.task_store(self._store_arg, who=f"Checkpointer({self.key!r})")
             self._io = KeyIO(store, self.key, self._retention)
             if "airflow.sdk" in sys.modules:  # inside a task it is; outside, do not import Airflow for this
-                self._try_number = _store.writer_identity().get("try_number")
+                context = _store.current_context()
+                self._try_number = _store.writer_identity(context).get("try_number")
+                self._mapped = mapped_input(context)
+                self._fingerprint = combined_fingerprint(self._user_fingerprint, self._mapped)
         return self._io
 
     def _ensure_loaded(self) -> None:
@@ -125,11 +131,12 @@ class CheckpointCore:
             saved = load(self.key, raw, self._codec)
             if saved.fingerprint != self._fingerprint:
                 log.warning(
-                    "Checkpoint %r was saved for other inputs (fingerprint %s, now %s): discarding its "
+                    "Checkpoint %r was saved for other inputs (fingerprint %s, now %s%s): discarding its "
                     "progress (position %s, %d items) and starting from the beginning.",
                     self.key,
                     saved.fingerprint,
                     self._fingerprint,
+                    "" if self._mapped is None else f"; this map index is now expanded with {self._mapped}",
                     describe(saved.position),
                     saved.items_done,
                 )

@@ -3,7 +3,9 @@ example DAGs, mapped tasks, an async task, typed cursors, and what is left in th
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -105,3 +107,123 @@ def test_the_stored_progress_is_readable_in_the_metadata_db(airflow_sandbox) -> 
     assert re.fullmatch(r"[0-9a-f]{16}", record["fingerprint"])
     assert record["updated_at"].endswith("+00:00")
     assert record["items_per_second"] > 0
+
+
+# -- guarantees (issue 11) ----------------------------------------------------------------------------
+def test_a_tenacity_retry_inside_the_task_redoes_the_failed_row(airflow_sandbox) -> None:
+    # Rows 1-10, a transient error on row 5 inside a tenacity @retry around the loop, and a real task retry
+    # for a later hard failure: every row is loaded once, row 5 attempted twice (redone), none skipped.
+    result = airflow_sandbox.run_dag(
+        """
+        from datetime import timedelta
+        import tenacity
+        from airflow.sdk import dag, task
+        from airflow_resumable import Checkpointer
+
+        class Transient(Exception):
+            pass
+
+        @dag(schedule=None, default_args={"retries": 1, "retry_delay": timedelta(seconds=0)})
+        def checkpoint_in_task_retry():
+            @task
+            def load_rows(ti=None):
+                failed = set()
+                with Checkpointer("rows") as ckpt:
+
+                    @tenacity.retry(retry=tenacity.retry_if_exception_type(Transient))
+                    def load_all():
+                        for row in ckpt.iterate(range(1, 11)):
+                            if row == 5 and "transient" not in failed:
+                                failed.add("transient")
+                                raise Transient(row)
+                            if row == 8 and ti.try_number == 1:
+                                raise RuntimeError("worker lost")
+                            print(f"try {ti.try_number} loaded row {row}")
+
+                    load_all()
+
+            load_rows()
+
+        checkpoint_in_task_retry()
+        """
+    )
+    assert result.states("load_rows") == ["failed", "success"], result.output[-3000:]
+    loaded = _per_try(result.output, r"try (\d) loaded row (\d+)")
+    assert loaded == {1: [1, 2, 3, 4, 5, 6, 7], 2: [8, 9, 10]}  # row 5 redone in try 1, none skipped
+    assert result.task_state_keys("load_rows") == {}
+
+
+MAPPED_DAG = """
+import json, os, pathlib
+from airflow.sdk import dag, task
+from airflow_resumable import Checkpointer
+
+SETTINGS = pathlib.Path(os.environ["CHECKPOINT_MAPPED_SETTINGS"])
+
+@dag(schedule=None, default_args={"retries": 0})
+def checkpoint_reexpanded():
+    @task
+    def partitions():
+        return json.loads(SETTINGS.read_text())["partitions"]
+
+    @task
+    def load(partition):
+        fail_at = json.loads(SETTINGS.read_text()).get("fail", {}).get(partition)
+        with Checkpointer("rows", initial=0) as ckpt:
+            print(f"{partition} resumes after {ckpt.position}")
+            for row in ckpt.iterate(range(1, 11)):
+                if row == fail_at:
+                    raise RuntimeError(f"{partition} fails at row {row}")
+                print(f"{partition} loaded row {row}")
+
+    load.expand(partition=partitions())
+
+checkpoint_reexpanded()
+"""
+
+
+def _rerun_after_clear(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the next ``dag.test()`` clear the existing run's task instances and run it again (as a clear in
+    the UI does: on 3.3.2 the task state stays), instead of deleting the run and making a new one."""
+    import airflow.models.dagrun as dagrun_module
+    from airflow.models.taskinstance import clear_task_instances
+    from airflow.utils.state import DagRunState
+
+    def rerun(*, dag, logical_date, session, **_: object):  # type: ignore[no-untyped-def]
+        run = session.scalar(
+            dagrun_module.select(dagrun_module.DagRun).where(
+                dagrun_module.DagRun.dag_id == dag.dag_id, dagrun_module.DagRun.logical_date == logical_date
+            )
+        )
+        clear_task_instances(
+            run.get_task_instances(session=session), session, dag_run_state=DagRunState.RUNNING
+        )
+        session.commit()
+        session.refresh(run)
+        run.dag = dag
+        return run
+
+    monkeypatch.setattr(dagrun_module, "get_or_create_dagrun", rerun)
+
+
+def test_a_changed_expansion_never_resumes_another_items_progress(
+    airflow_sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = tmp_path / "settings.json"
+    monkeypatch.setenv("CHECKPOINT_MAPPED_SETTINGS", str(settings))
+    when = datetime(2026, 5, 4, tzinfo=timezone.utc)
+
+    settings.write_text(json.dumps({"partitions": ["a", "b", "c"], "fail": {"b": 6}}))
+    first = airflow_sandbox.run_dag(MAPPED_DAG, logical_date=when)
+    assert first.states("load", 1) == ["failed"], first.output[-3000:]
+    assert first.task_state("load", "rows", 1)["position"] == 5
+
+    # The upstream list changes and the run is cleared: map index 1 now holds "x", not "b".
+    settings.write_text(json.dumps({"partitions": ["a", "x", "c"]}))
+    _rerun_after_clear(monkeypatch)
+    second = airflow_sandbox.run_dag(MAPPED_DAG, logical_date=when)
+    assert second.run_id == first.run_id
+    assert second.state == "success", second.output[-3000:]
+    assert "x resumes after 0" in second.output
+    assert [int(n) for n in re.findall(r"x loaded row (\d+)", second.output)] == list(range(1, 11))
+    assert "was saved for other inputs" in second.output
