@@ -202,6 +202,8 @@ _SAFETY = 4.0
 """``cost_aware``: commit while even an item ``_SAFETY`` times slower than average would keep the bound."""
 _MIN_PACE = 1.0
 """``cost_aware``: never write more than once a second."""
+_MARGIN = 0.99
+"""``cost_aware``: aim at 99 % of the bound, so a moment's stall of the machine does not cross it."""
 
 
 class Schedule:
@@ -212,14 +214,14 @@ class Schedule:
     items. With ``every_seconds(t)`` the stride doubles or halves so that the clock is read about every
     ``min(t / 100, 5 ms)`` of work, and at least every 128 items.
 
-    With ``cost_aware(t)`` each clock read also measures the average cost of an item since the previous
-    read. The stride is then about 5 ms of work at that cost (at most 1,024 items, growing at most 4x per
-    read), and near the bound it shrinks so that the next read comes before the bound at a quarter of the
-    remaining time: the commit fires at the first read where one more item, at 4x the average cost, could
-    cross ``t``. So the bound holds as long as the items between two reads are on average less than 4x
-    slower than those before them; a sudden larger slowdown can overshoot by at most one stride of slow
-    items. The write path reports each commit's duration to :meth:`restart`, which sets the pace of the
-    commits after the first: ``max(duration / write_share, 1 s)``, capped by the bound.
+    With ``cost_aware(t)`` each clock read also measures the average cost of an item since the previous read.
+    The stride is then about 5 ms of work at that cost (at most 1,024 items, growing at most 4x per read), and
+    near the bound it shrinks so that the next read comes before the bound at a quarter of the remaining time:
+    the commit fires at the first read where one more item, at 4x the average cost, could cross 99 % of ``t``
+    (the 1 % absorbs a moment's stall of a busy machine). So the bound holds as long as the items between two
+    reads are on average less than 4x slower than those before them; a sudden larger slowdown can overshoot by
+    at most one stride of slow items. The write path reports each commit's duration to :meth:`restart`, which
+    sets the pace of the commits after the first: ``max(duration / write_share, 1 s)``, capped by the bound.
     """
 
     __slots__ = (
@@ -287,7 +289,7 @@ class Schedule:
         if self.redo is not None:
             if done > 0:
                 self.item_seconds = interval / done
-            if elapsed + _SAFETY * self.item_seconds >= self.redo or elapsed >= self.pace():
+            if elapsed + _SAFETY * self.item_seconds >= self.redo * _MARGIN or elapsed >= self.pace():
                 return True
         if self.seconds is not None:
             if interval < self._target / 2:
@@ -306,7 +308,7 @@ class Schedule:
         if cost <= 0:  # no time measured for these items (a coarse clock): try more of them next time
             self.stride = min(self.stride * 4, _MAX_STRIDE_BUDGET)
             return
-        left = min(self.redo, self.pace()) - elapsed
+        left = min(self.redo * _MARGIN, self.pace()) - elapsed
         fit = min(_PERIOD, left / _SAFETY) / cost
         stride = self.stride * 4 if fit > self.stride * 4 else int(fit)
         if self.seconds is not None:  # both kinds of time limit: the closer reading wins

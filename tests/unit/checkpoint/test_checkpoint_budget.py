@@ -129,7 +129,7 @@ def test_the_first_commit_comes_just_before_the_bound_then_at_the_budgets_pace(
     clock: FakeClock, item_cost: float
 ) -> None:
     loop = simulate(Schedule(cost_aware(30, clock=clock)), clock, 60.0, item_cost, commit_cost=0.012)
-    assert 29.5 <= loop.commits[0] <= 30.0
+    assert 29.0 <= loop.commits[0] <= 29.7 + item_cost  # aimed at 99 % of the bound
     gaps = [b - a for a, b in itertools.pairwise(loop.commits)]
     assert gaps and all(5.9 <= gap <= 6.2 for gap in gaps)  # 12 ms / 0.2 % = 6 s
     assert loop.worst_redo <= 30.0
