@@ -92,7 +92,20 @@ def _dag_retries_zero(module: Module, dag: DagInfo | None) -> bool:
 def _dag_leaves_retries_unset(module: Module, dag: DagInfo | None) -> bool:
     """True when the DAG (for a task outside one: every DAG in the file) provably sets no retries."""
     dags = [dag] if dag is not None else module.index.dags
-    return bool(dags) and all(_no_retries_in_default_args(module, d) for d in dags)
+    return (
+        bool(dags)
+        and all(_no_retries_in_default_args(module, d) for d in dags)
+        and not _group_default_args(module)
+    )
+
+
+def _group_default_args(module: Module) -> bool:
+    """Whether a task group passes its own default_args (merged into its tasks': not followed here)."""
+    for site in module.index.calls:
+        name = (module.index.resolve(site.node.func) or "").rpartition(".")[2]
+        if name in ("TaskGroup", "task_group") and any(k.arg == "default_args" for k in site.node.keywords):
+            return True
+    return False
 
 
 def _no_retries_in_default_args(module: Module, dag: DagInfo) -> bool:

@@ -67,3 +67,9 @@ with DAG(dag_id="ars009_ok_watermark_without_retries", schedule=None):
         return Watermark("orders")
 
     incremental()
+
+from airflow.sdk import TaskGroup  # noqa: E402
+
+with DAG(dag_id="ars009_ok_group_defaults", schedule=None):
+    with TaskGroup("loads", default_args={"retries": 3}):
+        DatabricksSubmitRunOperator(task_id="retries_from_the_group", json={})
