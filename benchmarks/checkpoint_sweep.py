@@ -174,6 +174,11 @@ class Cell:
         """Median time one loop spent in store calls (the read on entry, writes, the delete)."""
         return statistics.median(r[mode].get("store", math.nan) for r in self.results)
 
+    def store_share(self, mode: str = "checkpointer") -> str:
+        """The store time as a share of the bare loop's time: the round trips' part of the overhead."""
+        share = self.store_seconds(mode) / statistics.median(r["bare"]["wall"] for r in self.results)
+        return "" if math.isnan(share) else f" ({share:.2%})"
+
     def redo(self, mode: str = "checkpointer") -> float:
         return max(r[mode]["redo"] for r in self.results)
 
@@ -221,7 +226,7 @@ def table(cells: Sequence[Cell]) -> str:
             f"| {_fmt_cost(cell.cost)} | {cell.seconds:g} s | {cell.items:,} | {len(cell.results)} | "
             f"{cell.ratio():.4f}x | {cell.fastest():.4f}x | {cell.ratio(clock='cpu'):.4f}x | "
             f"≤ {goal(cell.cost, cell.seconds):g}x {'met' if cell.met() else 'MISSED'} | {cell.writes()} | "
-            f"{_fmt_ms(cell.store_seconds())} | {cell.redo():.2f} s | {old} |"
+            f"{_fmt_ms(cell.store_seconds())}{cell.store_share()} | {cell.redo():.2f} s | {old} |"
         )
     return "\n".join(lines)
 
