@@ -25,6 +25,7 @@ _LAZY: dict[str, str] = {
     "Codec": "_codec",
     "TypedCodec": "_codec",
     "Checkpointer": "checkpoint",
+    "TaskStopping": "_graceful",
     "CommitPolicy": "cadence",
     "every": "cadence",
     "every_seconds": "cadence",
@@ -57,6 +58,7 @@ __all__ = [
     "NoStoreError",
     "ResumableError",
     "ResumeDecision",
+    "TaskStopping",
     "TypedCodec",
     "Watermark",
     "WatermarkCommit",
@@ -89,6 +91,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and the API reference (gr
         Codec,
         TypedCodec,
     )
+    from airflow_resumable._graceful import TaskStopping
     from airflow_resumable.cadence import (
         CommitPolicy,
         cost_aware,

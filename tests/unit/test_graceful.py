@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from airflow_resumable import Checkpointer, every
-from airflow_resumable._graceful import TaskStopping
+from airflow_resumable import TaskStopping
 from airflow_resumable.testing import InMemoryStateBackend
 
 

