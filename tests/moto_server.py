@@ -262,9 +262,20 @@ def later(seconds: float, fn: Any, *args: Any) -> None:
     timer.start()
 
 
+def set_cluster_state(cluster_id: str, state: str) -> None:
+    """Move a cluster to ``state`` (e.g. ``RUNNING`` while it works on steps)."""
+    _emr_backend().clusters[cluster_id].state = state
+
+
 def complete_steps(cluster_id: str, step_ids: list[str], state: str = "COMPLETED") -> None:
     for step_id in step_ids:
         set_step_state(cluster_id, step_id, state)
+
+
+def fail_first_step(cluster_id: str, step_ids: list[str]) -> None:
+    """The first step fails, the others (``ActionOnFailure=CONTINUE``) run on and complete."""
+    complete_steps(cluster_id, step_ids[1:])
+    set_step_state(cluster_id, step_ids[0], "FAILED")
 
 
 def forget_serverless_job_run(application_id: str, job_run_id: str) -> None:

@@ -110,17 +110,19 @@ STEP_STATES = JobStates(
 def aggregate_step_state(states: Iterable[str]) -> str:
     """One state for a group of steps submitted together.
 
-    Any failed step fails the group (as the provider's waiter does); all completed means completed;
-    otherwise the group is still active and the first unfinished step's state is returned.
+    While any step is pending or running the group is active (its first such state is returned), even
+    when another step already failed: a step with ``ActionOnFailure=CONTINUE`` lets later steps run on,
+    and adding the group again would run those twice. Once none runs, any failed step fails the group;
+    all completed means completed.
     """
     states = list(states)
     if not states:
         raise JobError("aggregate_step_state() needs at least one step state.")
     for state in states:
-        if state in STEP_STATES.failed:
+        if STEP_STATES.is_active(state):
             return state
     for state in states:
-        if state not in STEP_STATES.succeeded:
+        if state in STEP_STATES.failed:
             return state
     return "COMPLETED"
 
@@ -152,7 +154,7 @@ def has_marker(name: str | None, token: str, index: int | None = None) -> bool:
 
 
 # -- errors ------------------------------------------------------------------------------------------------
-_NOT_FOUND_PHRASES = ("does not exist", "doesn't exist", "not found", "no longer exists")
+_NOT_FOUND_PHRASES = ("does not exist", "doesn't exist", "not found", "no longer exists", "is not valid")
 _NOT_FOUND_CODES_WITH_MESSAGE = frozenset({"ValidationException", "InvalidRequestException"})
 
 
@@ -160,7 +162,8 @@ def is_aws_not_found(error: BaseException) -> bool:
     """True when an EMR API says the job (or step) does not exist.
 
     ``ResourceNotFoundException`` always; ``ValidationException`` / ``InvalidRequestException`` when the
-    message says the resource does not exist (EMR reports unknown steps and clusters that way). Throttling
+    message says the resource does not exist (EMR reports unknown steps and clusters that way: "Cluster
+    id 'j-...' is not valid."). Throttling
     and server errors need nothing EMR-specific: the base class's classification covers AWS error codes.
     """
     for exc in _errors.causes(error):
@@ -284,6 +287,51 @@ class EmrDurable(DurableJobMixin):
                 "(or submit_durably()) rather than submit_job() directly."
             )
         return self.submission_token
+
+
+def recorded_field(op: DurableJobMixin, context: Any, name: str) -> Any:
+    """A field the current submission intent recorded (``None`` without a store, intent or field)."""
+    store = context.get("task_state_store") if isinstance(context, Mapping) else None
+    intent = store.get(op.intent_key) if store is not None else None
+    return intent.get(name) if isinstance(intent, Mapping) else None
+
+
+def submit_once_recording(
+    op: DurableJobMixin, store: Any, context: Any, decision: ResumeDecision, fields: Mapping[str, Any]
+) -> Any:
+    """The base's one durable submission (intent, ``submit_job``, id), the intent also holding ``fields``.
+
+    Stands in for a base hook that adds backend fields to the write-ahead intent (the EMR steps operator
+    records the cluster there); the rest is :func:`airflow_resumable.jobs._submission.submit_once`.
+    """
+    from airflow_resumable.jobs import _intent, _job_state
+
+    owner = type(op).__name__
+    op.submission_generation = decision.generation
+    op.submission_token = decision.token
+    intent = {**_intent.new_intent(decision.generation, decision.token), **fields}
+    if store is not None:
+        try:
+            _job_state.write(
+                store, op.intent_key, intent, what="submission intent", owner=owner, never_expire=True
+            )
+        except Exception as exc:
+            raise JobError(
+                f"{owner} could not record its submission intent under {op.intent_key!r}, so "
+                f"nothing was submitted ({exc!r}). A retry will try again."
+            ) from exc
+    external_id = op.submit_job(context)
+    if store is not None and external_id is not None:
+        try:
+            _job_state.record_submitted(store, op.external_id_key, intent, external_id, owner=owner)
+        except Exception as exc:
+            op.log.error(
+                "Could not store the submitted job id; a retry will find the job by its submission token",
+                external_id=external_id,
+                token=decision.token,
+                error=repr(exc),
+            )
+    return external_id
 
 
 def rotated_token(user_token: str, generation: int, max_length: int) -> str:

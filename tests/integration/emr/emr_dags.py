@@ -47,6 +47,11 @@ class Remote({operator}):
         print(f"TASK-TRY {{self.task_id}} {{context['ti'].try_number}}")
         return super().execute(context, *args, **kwargs)
 
+    def decide(self, context):
+        decision = super().decide(context)
+        print(f"RESUME-DECISION {{decision.action.name.lower()}}")
+        return decision
+
 {remote}
 
 
@@ -138,11 +143,11 @@ STEPS = Service(
             return super().poll_until_complete(external_id, context)
     """,
     key="emr_step_ids",
-    fail='aws.complete_steps(external_id["job_flow_id"], external_id["step_ids"][:1], "FAILED")',
+    fail='aws.fail_first_step(external_id["job_flow_id"], external_id["step_ids"])',
     finish='aws.complete_steps(external_id["job_flow_id"], external_id["step_ids"])',
     forget='aws.forget_steps(external_id["job_flow_id"], external_id["step_ids"])',
     finish_deferred='aws.complete_steps, args["ClusterId"], args["StepIds"]',
-    fail_deferred='aws.complete_steps, args["ClusterId"], args["StepIds"][:1], "FAILED"',
+    fail_deferred='aws.fail_first_step, args["ClusterId"], args["StepIds"]',
 )
 
 
@@ -181,7 +186,7 @@ def steps_kwargs(cluster_id: str, extra: str = "", steps: list[dict[str, Any]] |
 
 
 # -- reading a run back -----------------------------------------------------------------------------------
-DECISION = re.compile(r"Resume decision\b.*?\bdecision=(\w+)")
+DECISION = re.compile(r"RESUME-DECISION (\w+)")
 TASK_START = re.compile(r"TASK-TRY (\S+) \d+")
 
 
@@ -199,7 +204,7 @@ def task_outputs(output: str) -> dict[str, str]:
 
 
 def decisions(output: str) -> list[str]:
-    """The ``Resume decision`` of each try, in order."""
+    """The decision of each try (``fresh``, ``reconnect``, ``already_succeeded``, ``resubmit``), in order."""
     return DECISION.findall(output)
 
 

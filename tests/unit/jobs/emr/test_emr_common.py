@@ -84,11 +84,14 @@ def test_an_unknown_state_counts_as_active():
         (["COMPLETED", "RUNNING", "PENDING"], "RUNNING"),
         (["PENDING", "PENDING"], "PENDING"),
         (["COMPLETED", "FAILED", "CANCELLED"], "FAILED"),
-        (["RUNNING", "INTERRUPTED"], "INTERRUPTED"),
-        (["CANCELLED", "RUNNING"], "CANCELLED"),
+        (["COMPLETED", "CANCELLED", "INTERRUPTED"], "CANCELLED"),
+        # a step still running keeps the group active, even after another one (ActionOnFailure=CONTINUE)
+        # failed: adding the group again would run it twice
+        (["RUNNING", "INTERRUPTED"], "RUNNING"),
+        (["FAILED", "PENDING"], "PENDING"),
     ],
 )
-def test_a_group_of_steps_fails_if_one_fails_and_succeeds_when_all_complete(states, expected):
+def test_a_group_of_steps_is_active_while_one_runs_then_fails_if_one_failed(states, expected):
     assert common.aggregate_step_state(states) == expected
 
 
