@@ -122,13 +122,9 @@ def orphans(
     later try of the task does not reconnect to the cancelled run. Returns ``(orphans, actions)``.
     """
     start = _since(since)
-    filters: dict[str, Any] = {"state": FINISHED_TI_STATES, "end_date_gte": start}
-    tis = api.task_instances_of(dag_id or "~", "~", **filters)
-    tis += [
-        ti
-        for ti in api.task_instances_of(dag_id or "~", "~", updated_at_gte=start)
-        if ti.state is None and not any(t.id == ti.id for t in tis)
-    ]
+    scope = dag_id or "~"
+    tis = api.task_instances_of(scope, "~", state=FINISHED_TI_STATES, end_date_gte=start)
+    tis += api.task_instances_of(scope, "~", state=["no_status"], updated_at_gte=start)  # cleared, not rerun
     run_states: dict[tuple[str, str], str | None] = {}
     found: list[JobRecord] = []
     for ti in tis:
