@@ -76,6 +76,16 @@ def test_wheel_ships_the_skill_the_demo_dags_and_type_information(dist: Path) ->
     assert not any(n.startswith(("tests/", "docs/")) for n in names)
 
 
+def test_wheel_registers_the_console_script_the_pytest_plugin_and_the_provider(dist: Path) -> None:
+    with _wheel(dist) as wheel:
+        name = next(n for n in wheel.namelist() if n.endswith(".dist-info/entry_points.txt"))
+        text = wheel.read(name).decode()
+    assert "airflow-resumable = airflow_resumable.cli:main" in text
+    assert "[pytest11]" in text
+    provider = "[apache_airflow_provider]\nprovider_info = airflow_resumable.provider_info:get_provider_info"
+    assert provider in text
+
+
 def test_project_urls_and_extras(dist: Path) -> None:
     meta = _metadata(dist)
     urls = dict(u.split(", ", 1) for u in meta.get_all("Project-URL") or [])
