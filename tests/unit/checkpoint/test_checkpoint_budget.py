@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -85,6 +86,7 @@ def test_the_default_is_cost_aware_with_a_30_second_bound() -> None:
     assert repr(DEFAULT_POLICY) == "cost_aware(30)"
     assert DEFAULT_POLICY.describe_bound() == "30 s of work"
     assert Checkpointer("rows").policy is DEFAULT_POLICY
+    assert cost_aware(timedelta(minutes=2)) == cost_aware(120)
 
 
 def test_cost_aware_composes_with_the_explicit_policies(clock: FakeClock) -> None:
