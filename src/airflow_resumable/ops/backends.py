@@ -6,7 +6,8 @@ fields, which hold ``databricks_conn_id`` and the like: never a secret), and tal
 provider's own hook, so the connection is resolved exactly as on a worker (``AIRFLOW_CONN_*`` variables, a
 secrets backend, or the metadata DB where this process can reach it).
 
-Only Databricks is built in. Register another with [`register()`][airflow_resumable.ops.backends.register].
+Databricks and EMR on EKS are built in. Register another with
+[`register()`][airflow_resumable.ops.backends.register].
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from airflow_resumable.ops.records import JobRecord
 
-__all__ = ["DatabricksBackend", "JobBackend", "backend_for", "register"]
+__all__ = ["DatabricksBackend", "EmrContainersBackend", "JobBackend", "backend_for", "register"]
 
 
 class JobBackend(Protocol):
@@ -52,7 +53,7 @@ class DatabricksBackend:
         return job.key in self.keys or "Databricks" in operator
 
     def conn_id(self, job: JobRecord) -> str:
-        return job.task.conn_ids.get("databricks_conn_id", "databricks_default")
+        return job.task.job_fields.get("databricks_conn_id", "databricks_default")
 
     def _hook(self, job: JobRecord) -> Any:
         from airflow.providers.databricks.hooks.databricks import DatabricksHook
@@ -68,7 +69,40 @@ class DatabricksBackend:
         self._hook(job).cancel_run(int(job.external_id))
 
 
-_BACKENDS: list[JobBackend] = [DatabricksBackend()]
+class EmrContainersBackend:
+    """EMR on EKS job runs through ``EmrContainerHook`` (the virtual cluster from the task's fields)."""
+
+    name = "emr_containers"
+    active = frozenset({"PENDING", "SUBMITTED", "RUNNING", "CANCEL_PENDING"})
+
+    def handles(self, job: JobRecord) -> bool:
+        return job.key == "emr_containers_job_run_id" or "EmrContainer" in (job.task.operator or "")
+
+    def conn_id(self, job: JobRecord) -> str:
+        return job.task.job_fields.get("aws_conn_id", "aws_default")
+
+    def _call(self, job: JobRecord, method: str) -> Any:
+        from airflow.providers.amazon.aws.hooks.emr import EmrContainerHook
+
+        cluster = job.task.job_fields.get("virtual_cluster_id")
+        if cluster is None:
+            raise LookupError(
+                f"the virtual cluster of {job.task.label} is not among its rendered fields; "
+                "its job cannot be looked up"
+            )
+        region = job.task.job_fields.get("region_name")
+        hook = EmrContainerHook(aws_conn_id=self.conn_id(job), virtual_cluster_id=cluster, region_name=region)
+        return getattr(hook.conn, method)(virtualClusterId=cluster, id=str(job.external_id))
+
+    def status(self, job: JobRecord) -> tuple[str, bool]:
+        state = str(self._call(job, "describe_job_run")["jobRun"]["state"])
+        return state, state in self.active
+
+    def cancel(self, job: JobRecord) -> None:
+        self._call(job, "cancel_job_run")
+
+
+_BACKENDS: list[JobBackend] = [DatabricksBackend(), EmrContainersBackend()]
 
 
 def register(backend: JobBackend) -> None:

@@ -64,8 +64,10 @@ class TaskRef:
     operator: str | None = None
     """The operator class name Airflow records for the task (e.g. ``DatabricksSubmitRunOperator``)."""
     run_state: str | None = None
-    conn_ids: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
-    """Connection ids among the task's rendered fields (``databricks_conn_id``...); never secrets."""
+    job_fields: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    """What a backend needs to find the task's job, from its rendered fields: connection ids
+    (``databricks_conn_id``, ``aws_conn_id``), ``region_name`` and resource ids (``virtual_cluster_id``,
+    ``application_id``, ``job_flow_id``). Never secrets: only these names are kept."""
 
     @property
     def running(self) -> bool:

@@ -25,13 +25,19 @@ __all__ = ["checkpoints", "jobs", "live", "orphans"]
 
 R = TypeVar("R")
 FINISHED_TI_STATES = ["failed", "success", "skipped", "upstream_failed", "removed"]
+JOB_FIELDS = frozenset({"region_name", "virtual_cluster_id", "application_id", "job_flow_id", "cluster_id"})
+"""Rendered fields (besides ``*conn_id``) kept on a :class:`TaskRef` for backends to find a job."""
 
 
 def task_ref(ti: Any, run_state: str | None = None) -> TaskRef:
     """A [`TaskRef`][airflow_resumable.ops.records.TaskRef] from a task instance as the REST client returns
     it."""
     rendered = getattr(ti, "rendered_fields", None) or {}
-    conn_ids = {k: v for k, v in rendered.items() if k.endswith("conn_id") and isinstance(v, str)}
+    fields = {
+        k: v
+        for k, v in rendered.items()
+        if isinstance(v, str) and v and (k.endswith("conn_id") or k in JOB_FIELDS)
+    }
     return TaskRef(
         dag_id=ti.dag_id,
         run_id=ti.dag_run_id,
@@ -41,7 +47,7 @@ def task_ref(ti: Any, run_state: str | None = None) -> TaskRef:
         try_number=ti.try_number,
         operator=ti.operator,
         run_state=run_state,
-        conn_ids=conn_ids,
+        job_fields=fields,
     )
 
 
