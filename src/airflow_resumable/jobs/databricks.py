@@ -34,6 +34,7 @@ from airflow_resumable.jobs.base import DurableJobMixin, ResumeDecision
 try:
     from airflow.providers.databricks.exceptions import DatabricksApiError
     from airflow.providers.databricks.operators import databricks as _provider
+    from airflow.providers.databricks.utils.databricks import normalise_json_content
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
     raise ImportError(
         "airflow_resumable.jobs.databricks needs the Databricks provider (7.23 or newer): "
@@ -68,6 +69,9 @@ class _DurableDatabricksRun(DurableJobMixin):
 
         def _get_merged_json(self) -> dict[str, Any]: ...
 
+        @staticmethod
+        def _validate_merged_json(json: Any) -> None: ...
+
     # -- tokens ----------------------------------------------------------------------------------------
     def _user_token(self) -> str | None:
         """The token the DAG author passed (``idempotency_token=`` or ``json["idempotency_token"]``), as the
@@ -92,7 +96,7 @@ class _DurableDatabricksRun(DurableJobMixin):
 
     # -- status ----------------------------------------------------------------------------------------
     def is_job_not_found(self, error: BaseException) -> bool:
-        """A 404, or a 400 "does not exist" from ``runs/get`` (the provider maps a 404 to ``"NOT_FOUND:"``)."""
+        """A 404, or a 400 "does not exist" from ``runs/get`` (the provider reads a 404 as ``NOT_FOUND:``)."""
         if (
             isinstance(error, DatabricksApiError)
             and error.http_status_code == 400
@@ -102,6 +106,12 @@ class _DurableDatabricksRun(DurableJobMixin):
         return super().is_job_not_found(error)
 
     # -- execution -------------------------------------------------------------------------------------
+    def _check_payload(self) -> None:
+        """The provider's own payload checks, run before anything is read, written or sent."""
+        json = self._get_merged_json()
+        self._validate_merged_json(json)
+        normalise_json_content(json)
+
     def execute(self, context: Context) -> Any:
         """Blocking: :meth:`execute_resumable`. Deferrable: decide, submit only if needed, then defer.
 
@@ -109,6 +119,7 @@ class _DurableDatabricksRun(DurableJobMixin):
         """
         if not self.durable:
             return super().execute(context)  # type: ignore[misc]
+        self._check_payload()
         if not self.deferrable:
             return self.execute_resumable(context)
         decision = self.decide(context)
