@@ -41,7 +41,7 @@ from airflow_resumable.ops.records import (
     WatermarkKey,
     WatermarkView,
 )
-from airflow_resumable.ops.tasks import checkpoints, jobs, live, orphans
+from airflow_resumable.ops.tasks import checkpoints, jobs, orphans, with_live_status
 from airflow_resumable.ops.watermarks import RewindPlan, history, plan_rewind, rewind, show
 
 __all__ = [
@@ -65,9 +65,9 @@ __all__ = [
     "connect",
     "history",
     "jobs",
-    "live",
     "orphans",
     "plan_rewind",
     "rewind",
     "show",
+    "with_live_status",
 ]

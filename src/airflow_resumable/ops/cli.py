@@ -202,7 +202,7 @@ def _job_row(j: Any) -> dict[str, Any]:
 def _jobs(api: Any, ns: argparse.Namespace, out: TextIO) -> int:
     from airflow_resumable.ops import tasks
 
-    found = tasks.jobs(api, ns.dag_id, ns.run_id, live_status=ns.live)
+    found = tasks.jobs(api, ns.dag_id, ns.run_id, live=ns.live)
     rows = [_job_row(j) for j in found]
     columns = ["task", "task state", "operator", "key", "gen", "external id", "recorded"]
     columns += ["live", "token"] if ns.live else ["token"]

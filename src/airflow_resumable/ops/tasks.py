@@ -21,7 +21,7 @@ from airflow_resumable.ops.backends import backend_for
 from airflow_resumable.ops.errors import NotFoundError
 from airflow_resumable.ops.records import CancelRecord, CheckpointRecord, JobRecord, TaskRef
 
-__all__ = ["checkpoints", "jobs", "live", "orphans"]
+__all__ = ["checkpoints", "jobs", "orphans", "with_live_status"]
 
 R = TypeVar("R")
 FINISHED_TI_STATES = ["failed", "success", "skipped", "upstream_failed", "removed"]
@@ -71,7 +71,7 @@ def checkpoints(api: AirflowApi, dag_id: str, run_id: str | None = None) -> list
     return _each_task(api, dag_id, run_id, decode.checkpoints)
 
 
-def live(job: JobRecord) -> JobRecord:
+def with_live_status(job: JobRecord) -> JobRecord:
     """``job`` with the backend's live status, asked through the provider hook by the task's conn id."""
     backend = backend_for(job)
     if backend is None or job.external_id is None:
@@ -83,12 +83,10 @@ def live(job: JobRecord) -> JobRecord:
     return dataclasses.replace(job, backend=backend.name, live_status=status, live_active=active)
 
 
-def jobs(
-    api: AirflowApi, dag_id: str, run_id: str | None = None, *, live_status: bool = False
-) -> list[JobRecord]:
-    """Every durable job intent of a DAG run; with ``live_status`` each job's status from its backend."""
+def jobs(api: AirflowApi, dag_id: str, run_id: str | None = None, *, live: bool = False) -> list[JobRecord]:
+    """Every durable job intent of a DAG run; with ``live`` each job's status from its backend."""
     found = _each_task(api, dag_id, run_id, decode.jobs)
-    return [live(j) for j in found] if live_status else found
+    return [with_live_status(j) for j in found] if live else found
 
 
 def _since(window: timedelta | str) -> datetime:
@@ -142,7 +140,7 @@ def orphans(
             continue
         entries = api.task_entries(task.dag_id, task.run_id, task.task_id, task.map_index)
         for job in decode.jobs(task, {e.key: e.value for e in entries}):
-            checked = live(job)
+            checked = with_live_status(job)
             if checked.live_active:
                 found.append(checked)
     actions = [_cancel(api, job, reason) for job in found] if cancel else []
