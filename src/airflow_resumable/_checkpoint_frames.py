@@ -36,6 +36,7 @@ Consumer = tuple[int, "CodeType"]
 
 _ASKS_ONE_BY_ONE = frozenset({"FOR_ITER", "SEND", "YIELD_FROM"})  # for, async for / await, yield from
 _LETS_GO = frozenset({"POP_TOP", "POP_ITER"})  # the for statement drops its iterator
+_CPYTHON = sys.implementation.name == "cpython"
 _POOLS = (f"{os.sep}concurrent{os.sep}futures{os.sep}", f"{os.sep}multiprocessing{os.sep}")
 
 
@@ -48,6 +49,8 @@ def _instruction(frame: FrameType, back: int = 0) -> str | None:
 
 
 def _frame(depth: int) -> FrameType | None:
+    if not _CPYTHON:  # instructions are read as CPython's; elsewhere nothing is recognised (the safe side)
+        return None
     try:
         return sys._getframe(depth + 1)
     except (AttributeError, ValueError):  # pragma: no cover - not CPython, or no Python caller
