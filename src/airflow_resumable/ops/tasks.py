@@ -79,7 +79,7 @@ def with_live_status(job: JobRecord) -> JobRecord:
     try:
         status, active = backend.status(job)
     except Exception as exc:
-        return dataclasses.replace(job, backend=backend.name, live_error=f"{type(exc).__name__}: {exc}"[:300])
+        return dataclasses.replace(job, backend=backend.name, live_error=_describe(exc))
     return dataclasses.replace(job, backend=backend.name, live_status=status, live_active=active)
 
 
@@ -87,6 +87,13 @@ def jobs(api: AirflowApi, dag_id: str, run_id: str | None = None, *, live: bool 
     """Every durable job intent of a DAG run; with ``live`` each job's status from its backend."""
     found = _each_task(api, dag_id, run_id, decode.jobs)
     return [with_live_status(j) for j in found] if live else found
+
+
+def _describe(exc: BaseException) -> str:
+    """A backend error for people, with every secret Airflow knows of (connection passwords) masked."""
+    from airflow.sdk._shared.secrets_masker import redact
+
+    return str(redact(f"{type(exc).__name__}: {exc}"))[:300]
 
 
 def _since(window: timedelta | str) -> datetime:
@@ -168,7 +175,7 @@ def _cancel(api: AirflowApi, job: JobRecord, reason: str) -> CancelRecord:
     try:
         backend.cancel(job)
     except Exception as exc:
-        return CancelRecord(job, "failed", f"{type(exc).__name__}: {exc}"[:300])
+        return CancelRecord(job, "failed", _describe(exc))
     intent_key = job.key + INTENT_SUFFIX
     intent = entries.get(intent_key)
     if not isinstance(intent, dict):
