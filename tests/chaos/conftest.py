@@ -1,9 +1,11 @@
 """The chaos tier: one real deployment (PostgreSQL, scheduler, LocalExecutor...) for the whole session,
 real processes killed with real signals.
 
-The deployment is the library's own ``airflow_deployment`` fixture; this file only gives it a Databricks
-Jobs API stand-in (in this process, on 127.0.0.1) behind the connection ``databricks_chaos``, whose submit
-replies can be held back so a test can kill the task while its submit is in flight.
+The deployment is the library's own :class:`~airflow_resumable.testing.AirflowDeployment`, as the
+``airflow_deployment`` fixture starts it, but scoped to this package: it stops when the last chaos test
+has run, so the rest of the suite does not share two cores with a scheduler. This file also gives it a
+Databricks Jobs API stand-in (in this process, on 127.0.0.1) behind the connection ``databricks_chaos``,
+whose submit replies can be held back so a test can kill the task while its submit is in flight.
 """
 
 from __future__ import annotations
@@ -77,6 +79,20 @@ def chaos_databricks() -> Iterator[HeldDatabricks]:
 @pytest.fixture(scope="session")
 def airflow_deployment_env(chaos_databricks: HeldDatabricks) -> dict[str, str]:
     return chaos_databricks.environ(CONN_ID)
+
+
+@pytest.fixture(scope="package")
+def airflow_deployment(
+    tmp_path_factory: pytest.TempPathFactory, airflow_deployment_env: dict[str, str]
+) -> Iterator[AirflowDeployment]:
+    """The plugin's fixture, for this package only (the same deployment, stopped after the last test)."""
+    from airflow_resumable.testing import AirflowDeployment
+
+    deployment = AirflowDeployment(tmp_path_factory.mktemp("deployment"), env=airflow_deployment_env)
+    try:
+        yield deployment.start()
+    finally:
+        deployment.stop()
 
 
 @pytest.fixture(scope="session")
