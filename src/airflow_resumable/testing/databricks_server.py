@@ -33,6 +33,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from airflow_resumable.testing import _databricks_jobs_api as _jobs_api
+
 __all__ = ["FakeDatabricks", "FakeRun", "RecordedRequest"]
 
 GONE = "GONE"
@@ -234,6 +236,12 @@ class FakeDatabricks:
             ("POST", "jobs/runs/cancel-all"): self._cancel_all,
             ("GET", "jobs/list"): self._list_jobs,
         }
+        try:  # jobs, task runs and SQL statements: see _databricks_jobs_api
+            extended = _jobs_api.route(self, method, endpoint, body)
+        except _ApiError as exc:
+            return exc.status, {"error_code": exc.code, "message": exc.message}
+        if extended is not None:
+            return extended
         route = routes.get((method, endpoint))
         if route is None:
             return 404, {
