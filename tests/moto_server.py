@@ -140,6 +140,41 @@ def client(service: str) -> Any:
     )
 
 
+# -- what a client sent ------------------------------------------------------------------------------
+class Requests:
+    """The AWS API calls one operator's client makes from now on, in order: ``[(operation, params)]``.
+
+    Read with a botocore event hook (``provide-client-params``: the API parameters exactly as the
+    provider's hook passed them) on the operator's own client; nothing in the hook is replaced.
+    """
+
+    def __init__(self, op: Any, service: str) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        op.hook.conn.meta.events.register(f"provide-client-params.{service}", self._note)
+
+    def _note(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        import copy
+
+        self.calls.append((model.name, copy.deepcopy(params)))
+
+    def names(self) -> list[str]:
+        """The operation names, in order."""
+        return [name for name, _ in self.calls]
+
+    def of(self, operation: str) -> list[dict[str, Any]]:
+        """The parameters of every call of ``operation``, in order."""
+        return [params for name, params in self.calls if name == operation]
+
+
+def api_calls(op: Any, service: str) -> list[str]:
+    """A live list of the names of the API calls ``op``'s client makes from now on."""
+    calls: list[str] = []
+    op.hook.conn.meta.events.register(
+        f"provide-client-params.{service}", lambda model, **_: calls.append(model.name)
+    )
+    return calls
+
+
 # -- resources ---------------------------------------------------------------------------------------
 def _unique(prefix: str) -> str:
     import uuid

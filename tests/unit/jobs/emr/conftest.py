@@ -43,17 +43,3 @@ def retry_context(state_backend: InMemoryStateBackend) -> Any:
         )
 
     return build
-
-
-def api_calls(op: Any, service: str) -> list[str]:
-    """The names of the AWS API calls ``op``'s own client makes from now on (a botocore event hook).
-
-    Observes the requests the provider's hook sends; nothing is replaced.
-    """
-    calls: list[str] = []
-
-    def note(model: Any, **_: Any) -> None:
-        calls.append(model.name)
-
-    op.hook.conn.meta.events.register(f"before-call.{service}", note)
-    return calls

@@ -13,7 +13,6 @@ import moto_server
 from airflow_resumable.jobs import _emr_common as common
 from airflow_resumable.jobs.base import Decision
 from airflow_resumable.jobs.emr import EmrContainerOperator
-from conftest import api_calls
 
 KEY = "emr_containers_job_run_id"
 INTENT = f"{KEY}.intent"
@@ -220,7 +219,7 @@ def test_max_polling_attempts_raises_the_providers_error_once(virtual_cluster, r
         poll_interval=0,
         max_polling_attempts=2,
     )
-    calls = api_calls(op, "emr-containers")
+    calls = moto_server.api_calls(op, "emr-containers")
     with pytest.raises(AirflowException, match=r"^Final state of EMR Containers job is RUNNING\. Max tries"):
         op.execute(retry_context())
     assert calls.count("DescribeJobRun") == 2
@@ -247,7 +246,7 @@ def test_a_failed_job_is_reported_once_with_the_providers_message(virtual_cluste
         poll_interval=1,
         max_polling_attempts=3,
     )
-    calls = api_calls(op, "emr-containers")
+    calls = moto_server.api_calls(op, "emr-containers")
     with pytest.raises(AirflowException, match=r"^EMR Containers job failed\. Final state is FAILED"):
         op.execute(retry_context())
     assert calls.count("StartJobRun") == 1

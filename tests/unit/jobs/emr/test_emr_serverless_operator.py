@@ -16,7 +16,6 @@ from airflow_resumable.jobs import _emr_common as common
 from airflow_resumable.jobs.base import Decision
 from airflow_resumable.jobs.emr import EmrServerlessStartJobOperator
 from airflow_resumable.testing import make_context
-from conftest import api_calls
 
 KEY = "emr_serverless_job_run_id"
 INTENT = f"{KEY}.intent"
@@ -241,7 +240,7 @@ def test_a_failed_job_is_polled_and_reported_once_as_the_provider_does(applicati
         waiter_delay=0,
         waiter_max_attempts=3,
     )
-    calls = api_calls(op, "emr-serverless")
+    calls = moto_server.api_calls(op, "emr-serverless")
     expected = r"^Serverless Job failed: Waiter serverless_job_completed failed: Waiter encountered"
     with pytest.raises(AirflowException, match=expected):
         op.execute(retry_context())
@@ -266,7 +265,7 @@ def test_max_waiter_attempts_cancels_once_and_raises_as_the_provider_does(applic
         waiter_delay=0,
         waiter_max_attempts=2,
     )
-    calls = api_calls(op, "emr-serverless")
+    calls = moto_server.api_calls(op, "emr-serverless")
     with pytest.raises(AirflowException, match="Waiter error: max attempts reached"):
         op.execute(retry_context())
     assert calls.count("CancelJobRun") == 1
