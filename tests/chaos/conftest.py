@@ -5,7 +5,8 @@ The deployment is the library's own :class:`~airflow_resumable.testing.AirflowDe
 ``airflow_deployment`` fixture starts it, but scoped to this package: it stops when the last chaos test
 has run, so the rest of the suite does not share two cores with a scheduler. This file also gives it a
 Databricks Jobs API stand-in (in this process, on 127.0.0.1) behind the connection ``databricks_chaos``,
-whose submit replies can be held back so a test can kill the task while its submit is in flight.
+whose submit replies can be held back so a test can kill the task while its submit is in flight, and
+moto's server (also in this process) behind ``aws_default``.
 """
 
 from __future__ import annotations
@@ -78,7 +79,10 @@ def chaos_databricks() -> Iterator[HeldDatabricks]:
 
 @pytest.fixture(scope="session")
 def airflow_deployment_env(chaos_databricks: HeldDatabricks) -> dict[str, str]:
-    return chaos_databricks.environ(CONN_ID)
+    """The Databricks stand-in as ``databricks_chaos``, moto (in this process) as ``aws_default``."""
+    import moto_server
+
+    return {**chaos_databricks.environ(CONN_ID), **moto_server.aws_env()}
 
 
 @pytest.fixture(scope="package")
