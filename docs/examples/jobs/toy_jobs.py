@@ -21,9 +21,7 @@ from airflow_resumable.jobs.base import Decision, DurableJobMixin
 
 
 class JobNotFoundError(Exception):
-    """The service does not know this job (any more). Carries a 404 like an HTTP client error."""
-
-    status_code = 404
+    """The service does not know this job (any more)."""
 
 
 class ToyJobService:
@@ -69,11 +67,16 @@ class ToyJobOperator(DurableJobMixin, BaseOperator):  # the mixin first, then Ba
         return self.execute_resumable(context)
 
     def submit_job(self, context):
-        # The write-ahead token: the same for every try of this submission, new after a failure.
+        # The write-ahead token: read back from the intent by every try of this submission, new after a
+        # failure or a reset of the task's state.
         return self.service.submit(self.job_name, token=self.submission_token)
 
     def get_job_status(self, external_id, context):
         return self.service.status(external_id)
+
+    def is_job_not_found(self, error):
+        # Tell the mixin which of the client's errors mean "no such job": a new job is submitted then.
+        return isinstance(error, JobNotFoundError) or super().is_job_not_found(error)
 
     def is_job_active(self, status):
         return status in ("PENDING", "RUNNING")

@@ -10,14 +10,20 @@ own facts (generation, token, whether a submission is repeated) are extra fields
 from __future__ import annotations
 
 import enum
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk._shared.observability.metrics import stats
 
+from airflow_resumable.jobs import _intent, _job_state
+
 if TYPE_CHECKING:
+    from airflow.sdk.definitions.context import Context
     from pydantic import JsonValue
+
+    from airflow_resumable.jobs.base import DurableJobMixin
 
 __all__ = ["Decision", "ResumeDecision"]
 
@@ -154,3 +160,71 @@ def log_decision(log: Any, decision: ResumeDecision, external_id_key: str) -> No
         )
     else:
         log.debug("No stored external ID found; submitting fresh job", external_id_key=external_id_key, **own)
+
+
+# -- deciding from the store ----------------------------------------------------------------------------
+def decide_with_store(op: DurableJobMixin, store: Any, context: Context) -> ResumeDecision:
+    """Decide from the stored id and intent: reconnect, already succeeded, resubmit, or (re)submit fresh."""
+    owner = type(op).__name__
+    stored_id, intent = _job_state.read_state(
+        store, op.external_id_key, op.previous_external_id_keys, owner=owner, log=op.log
+    )
+    known_id, repair = _job_state.known_job(stored_id, intent)
+    if repair:  # the intent is written first: a crash before the id key was written leaves it behind
+        _job_state.write(store, op.external_id_key, known_id, what="job id", owner=owner)
+
+    if known_id is None and intent is not None:
+        # A submission was started but its id never stored: the job may or may not exist.
+        found = op._retry(
+            f"{owner}: looking for a job submitted with token {intent['token']}",
+            _find_submitted,
+            op,
+            intent,
+            context,
+        )
+        if not _job_state.present(found):
+            return ResumeDecision(
+                Decision.FRESH, None, None, intent["generation"], intent["token"], repeats_submission=True
+            )
+        op.log.info("Found the job of an unfinished submission", external_id=found, token=intent["token"])
+        _job_state.record_submitted(store, op.external_id_key, intent, found, owner=owner)
+        known_id = found
+
+    if known_id is None:
+        return op._new(Decision.FRESH, context, 1)
+
+    # An id stored without an intent (by the upstream mixin) belongs to no recorded generation: the
+    # next submission is generation 1, with a new token (and checked after submitting if that token
+    # may be one the earlier submission used, e.g. a user's own token).
+    seen = intent["generation"] if intent else 0
+    token = intent["token"] if intent else ""
+    try:
+        status: str = op._retry(f"{owner}: status of job {known_id}", op.get_job_status, known_id, context)
+    except Exception as exc:
+        if not op.is_job_not_found(exc):
+            raise
+        return op._new(Decision.RESUBMIT, context, seen + 1, previous_external_id=known_id)
+    if op.is_job_active(status):
+        return ResumeDecision(Decision.RECONNECT, known_id, status, max(seen, 1), token)
+    if op.is_job_succeeded(status):
+        return ResumeDecision(Decision.ALREADY_SUCCEEDED, known_id, status, max(seen, 1), token)
+    decision = op._new(Decision.RESUBMIT, context, seen + 1, previous_external_id=known_id)
+    return ResumeDecision(
+        decision.action, None, status, decision.generation, decision.token, previous_external_id=known_id
+    )
+
+
+def _find_submitted(op: DurableJobMixin, intent: Mapping[str, Any], context: Context) -> JsonValue | None:
+    """:meth:`find_submitted_job` for ``intent``, with ``submitted_at`` if the override accepts it."""
+    find = op.find_submitted_job
+    if _accepts_keyword(find, "submitted_at"):
+        return find(intent["token"], context, submitted_at=_intent.submitted_at(intent))
+    return find(intent["token"], context)
+
+
+def _accepts_keyword(fn: Any, name: str) -> bool:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # pragma: no cover - builtins and C callables
+        return False
+    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)

@@ -2,37 +2,25 @@
 
 Airflow 3.3's :class:`~airflow.sdk.ResumableJobMixin` stores an external job id after submitting, so a
 retry reconnects to the job instead of starting another. :class:`DurableJobMixin` keeps that contract (the
-same six methods, the ``durable`` flag, the same span, log events and metric names) and closes the gaps it
-leaves:
+same six methods, the ``durable`` flag, the same span, log events and metric names) and closes its gaps:
+a write-ahead *submission intent* (generation and an idempotency token with a random part) is stored
+before ``submit_job`` runs, so a crash between submit and storing the id is recovered with the same token
+(or :meth:`~DurableJobMixin.find_submitted_job`); a job a repeated token hands back is checked, and a
+failed one moves to the next generation in the same try; tokens are never re-derived, so a task whose
+state was reset starts a new job; ``previous_external_id_keys`` makes key renames safe; and
+:meth:`~DurableJobMixin.decide` stands alone, so deferrable operators reconnect too.
 
-- **The submit-then-store window.** Before ``submit_job`` runs, a *submission intent* is written: the
-  generation number and an idempotency token with a random part. ``submit_job`` passes that token to the
-  backend (Databricks ``idempotency_token``, EMR ``clientToken``) or puts it in a marker (a step name).
-  A crash after submit but before the id is stored is then recovered by
-  :meth:`~DurableJobMixin.find_submitted_job` or by submitting again with the *same* token (read back
-  from the intent), which the backend deduplicates.
-- **A replayed failure.** When a submission may have returned an existing job (a repeated token), its
-  status is checked at once: a job that already failed moves the task to the next generation, which is
-  submitted in the same try. A failed job is never reported as the result.
-- **State resets.** Tokens are never re-derived: after a task's state was deleted, a new job runs.
-- **Renamed keys.** ``previous_external_id_keys`` lists the keys an operator used before; a retry finds the
-  id under an old key, moves it to the new one and logs the move.
-- **Deferrable mode.** :meth:`~DurableJobMixin.decide` is usable on its own, so a deferrable operator
-  reconnects (defers on the existing job) instead of submitting on every try.
+Store layout in ``task_state_store`` (retention per key: :mod:`airflow_resumable.jobs._job_state`):
+``<external_id_key>`` holds the job id, where and how upstream stores it;
+``<external_id_key>.intent`` holds ``{"generation", "token", "submitted_at", "state": "submitting" |
+"submitted", "external_id"}``.
 
-Store layout in ``task_state_store`` (see :mod:`airflow_resumable.jobs._job_state` for retention):
-
-- ``<external_id_key>``: the job id, exactly where and how upstream stores it.
-- ``<external_id_key>.intent``: ``{"generation": int, "token": str, "submitted_at": iso-8601,
-  "state": "submitting" | "submitted", "external_id": <id, once submitted>}``.
-
-Base order matters: ``class MyOperator(DurableJobMixin, BaseOperator)``. The reverse order fails to
-construct on Airflow 3.3 (``TypeError: object.__init__() takes exactly one argument``).
+Base order matters: ``class MyOperator(DurableJobMixin, BaseOperator)``; the reverse fails to construct
+on Airflow 3.3 (``TypeError: object.__init__() takes exactly one argument``).
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -277,63 +265,8 @@ class DurableJobMixin(ResumableJobMixin):
         return ResumeDecision(action, None, None, generation, self._token(context, generation), **fields)
 
     def _decide_with_store(self, store: Any, context: Context) -> ResumeDecision:
-        owner = type(self).__name__
-        stored_id, intent = _job_state.read_state(
-            store, self.external_id_key, self.previous_external_id_keys, owner=owner, log=self.log
-        )
-        known_id, repair = _job_state.known_job(stored_id, intent)
-        if repair:  # the intent is written first: a crash before the id key was written leaves it behind
-            _job_state.write(store, self.external_id_key, known_id, what="job id", owner=owner)
-
-        if known_id is None and intent is not None:
-            # A submission was started but its id never stored: the job may or may not exist.
-            found = self._retry(
-                f"{owner}: looking for a job submitted with token {intent['token']}",
-                self._find_submitted,
-                intent,
-                context,
-            )
-            if not _job_state.present(found):
-                return ResumeDecision(
-                    Decision.FRESH, None, None, intent["generation"], intent["token"], repeats_submission=True
-                )
-            self.log.info(
-                "Found the job of an unfinished submission", external_id=found, token=intent["token"]
-            )
-            _job_state.record_submitted(store, self.external_id_key, intent, found, owner=owner)
-            known_id = found
-
-        if known_id is None:
-            return self._new(Decision.FRESH, context, 1)
-
-        # An id stored without an intent (by the upstream mixin) belongs to no recorded generation: the
-        # next submission is generation 1, with a new token (and checked after submitting if that token
-        # may be one the earlier submission used, e.g. a user's own token).
-        seen = intent["generation"] if intent else 0
-        token = intent["token"] if intent else ""
-        try:
-            status: str = self._retry(
-                f"{owner}: status of job {known_id}", self.get_job_status, known_id, context
-            )
-        except Exception as exc:
-            if not self.is_job_not_found(exc):
-                raise
-            return self._new(Decision.RESUBMIT, context, seen + 1, previous_external_id=known_id)
-        if self.is_job_active(status):
-            return ResumeDecision(Decision.RECONNECT, known_id, status, max(seen, 1), token)
-        if self.is_job_succeeded(status):
-            return ResumeDecision(Decision.ALREADY_SUCCEEDED, known_id, status, max(seen, 1), token)
-        decision = self._new(Decision.RESUBMIT, context, seen + 1, previous_external_id=known_id)
-        return ResumeDecision(
-            decision.action, None, status, decision.generation, decision.token, previous_external_id=known_id
-        )
-
-    def _find_submitted(self, intent: Mapping[str, Any], context: Context) -> JsonValue | None:
-        """:meth:`find_submitted_job` for ``intent``, with ``submitted_at`` if the override accepts it."""
-        find = self.find_submitted_job
-        if _accepts_keyword(find, "submitted_at"):
-            return find(intent["token"], context, submitted_at=_intent.submitted_at(intent))
-        return find(intent["token"], context)
+        """The decision from what the store holds (see :func:`._decision.decide_with_store`)."""
+        return _decision.decide_with_store(self, store, context)
 
     # -- submitting ------------------------------------------------------------------------------------
     def submit_durably(self, context: Context, decision: ResumeDecision) -> JsonValue:
@@ -440,11 +373,3 @@ def _task_store(context: object) -> Any:
     """The context's ``task_state_store``, or ``None`` (no context, or a context without one)."""
     ctx = _mapping(context)
     return ctx.get("task_state_store") if ctx is not None else None
-
-
-def _accepts_keyword(fn: Callable[..., Any], name: str) -> bool:
-    try:
-        params = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):  # pragma: no cover - builtins and C callables
-        return False
-    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
