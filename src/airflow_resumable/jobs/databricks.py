@@ -26,6 +26,7 @@ Needs ``pip install 'airflow-resumable[databricks]'``.
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any, cast
 
 from airflow_resumable.jobs import _intent
@@ -51,7 +52,18 @@ if TYPE_CHECKING:
     from airflow.sdk.definitions.context import Context
     from pydantic import JsonValue
 
-__all__ = ["DatabricksRunNowOperator", "DatabricksSubmitRunOperator"]
+    from airflow_resumable.jobs.databricks_sql import DatabricksSQLStatementsOperator
+    from airflow_resumable.jobs.databricks_tasks import DatabricksNotebookOperator, DatabricksTaskOperator
+    from airflow_resumable.jobs.databricks_workflow import DatabricksWorkflowTaskGroup
+
+__all__ = [
+    "DatabricksNotebookOperator",
+    "DatabricksRunNowOperator",
+    "DatabricksSQLStatementsOperator",
+    "DatabricksSubmitRunOperator",
+    "DatabricksTaskOperator",
+    "DatabricksWorkflowTaskGroup",
+]
 
 TOKEN_MAX_LENGTH = 64
 """Databricks rejects an ``idempotency_token`` longer than this."""
@@ -190,3 +202,22 @@ class DatabricksRunNowOperator(_DurableDatabricksRun, _provider.DatabricksRunNow
         self.run_id = cast("int", self._hook.run_now(json))
         self.log.info("Run submitted with run_id: %s", self.run_id)
         return self.run_id
+
+
+# -- the other Databricks drop-ins, each in its own module, imported on first use ---------------------------
+_ELSEWHERE = {
+    "DatabricksNotebookOperator": "databricks_tasks",
+    "DatabricksTaskOperator": "databricks_tasks",
+    "DatabricksWorkflowTaskGroup": "databricks_workflow",
+    "DatabricksSQLStatementsOperator": "databricks_sql",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """``DatabricksNotebookOperator`` and the rest, from :mod:`.databricks_tasks`, ``_workflow``, ``_sql``."""
+    module = _ELSEWHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"airflow_resumable.jobs.{module}"), name)
+    globals()[name] = value
+    return value
