@@ -40,6 +40,13 @@ __all__ = ["FakeDatabricks", "FakeRun", "RecordedRequest"]
 GONE = "GONE"
 _API_PREFIXES = ("/api/2.1/", "/api/2.2/")
 _TERMINAL = ("TERMINATED", "SKIPPED", "INTERNAL_ERROR")
+_ERROR_CODES = {
+    400: "INVALID_PARAMETER_VALUE",
+    403: "PERMISSION_DENIED",
+    404: "RESOURCE_DOES_NOT_EXIST",
+    429: "REQUEST_LIMIT_EXCEEDED",
+}
+"""The ``error_code`` of an injected failure, by HTTP status (5xx: ``TEMPORARILY_UNAVAILABLE``)."""
 
 
 @dataclass
@@ -181,7 +188,11 @@ class FakeDatabricks:
 
     # -- test controls ---------------------------------------------------------------------------------
     def fail_next(self, count: int = 1, *, status: int = 503, endpoint: str | None = None) -> None:
-        """Answer the next ``count`` requests with ``status`` (only those to ``endpoint``, if given)."""
+        """Answer the next ``count`` requests with ``status`` (only those to ``endpoint``, if given).
+
+        The body carries the error code Databricks uses for that status (``REQUEST_LIMIT_EXCEEDED`` for
+        429, ``TEMPORARILY_UNAVAILABLE`` for 5xx, ``INVALID_PARAMETER_VALUE`` for 400...).
+        """
         with self._lock:
             self._failures.append(_Failure(count, status, endpoint))
 
@@ -222,7 +233,9 @@ class FakeDatabricks:
         for failure in self._failures:
             if failure.remaining > 0 and failure.endpoint in (None, endpoint):
                 failure.remaining -= 1
-                code = "REQUEST_LIMIT_EXCEEDED" if failure.status == 429 else "TEMPORARILY_UNAVAILABLE"
+                code = _ERROR_CODES.get(failure.status, "TEMPORARILY_UNAVAILABLE")
+                if failure.status < 500 and failure.status not in _ERROR_CODES:
+                    code = "BAD_REQUEST"
                 return failure.status, {"error_code": code, "message": "Injected by the local stand-in."}
         return None
 

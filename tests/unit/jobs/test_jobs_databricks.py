@@ -341,3 +341,45 @@ def test_partial_and_expand_accept_the_durability_arguments():
         ).expand(json=[{"run_name": "a"}, {"run_name": "b"}])
     assert mapped.partial_kwargs["durable"] is False
     assert mapped.partial_kwargs["previous_external_id_keys"] == ["old_run_id"]
+
+
+# -- error classification with the errors the provider's hook really raises ---------------------------------
+def _raised_by_the_hook(databricks: Any, case: str) -> BaseException:
+    from airflow.providers.databricks.hooks.databricks import DatabricksHook
+
+    hook = DatabricksHook(
+        "not_configured" if case == "missing_connection" else "databricks_default", retry_limit=1
+    )
+    if case in ("throttled", "unavailable"):
+        databricks.fail_next(1, status=429 if case == "throttled" else 503, endpoint="jobs/runs/get")
+    if case == "bad_request":
+        databricks.fail_next(1, status=400, endpoint="jobs/runs/get")
+    run_id = 999 if case == "unknown_run" else databricks.handle("POST", "jobs/runs/submit", {})[1]["run_id"]
+    if case == "failed_run":  # what the provider's poll raises for a failed run
+        from airflow.providers.common.compat.sdk import AirflowException
+
+        return AirflowException("job failed with terminal state: FAILED and with the errors []")
+    with pytest.raises(Exception) as raised:
+        hook.get_run(run_id)
+    return raised.value
+
+
+@pytest.mark.parametrize(
+    ("case", "type_name", "transient", "not_found"),
+    [
+        ("throttled", "AirflowException", True, False),  # "API requests ... failed 1 times ... Giving up."
+        ("unavailable", "AirflowException", True, False),
+        ("unknown_run", "DatabricksApiError", False, True),
+        ("bad_request", "DatabricksApiError", False, False),
+        ("missing_connection", "AirflowNotFoundException", False, False),
+        ("failed_run", "AirflowException", False, False),
+    ],
+)
+def test_errors_the_hook_raises_are_classified_by_their_cause(
+    databricks, case, type_name, transient, not_found
+):
+    """11.3: only the client's answer counts (the hook's RetryError of 429/503, a 404 from the API)."""
+    error = _raised_by_the_hook(databricks, case)
+    assert type(error).__name__ == type_name
+    op = submit_op()
+    assert (op.is_transient_error(error), op.is_job_not_found(error)) == (transient, not_found)
