@@ -1,7 +1,8 @@
 """Crash-safe external job operators.
 
-:class:`DurableJobMixin` (in :mod:`airflow_resumable.jobs.base`) is the shared resume logic; one module per
-backend builds on it (:mod:`airflow_resumable.jobs.databricks`, :mod:`airflow_resumable.jobs.emr`). Backend
+[`DurableJobMixin`][airflow_resumable.jobs.base.DurableJobMixin] (in ``airflow_resumable.jobs.base``) is the
+shared resume logic; one module per
+backend builds on it (``airflow_resumable.jobs.databricks``, ``airflow_resumable.jobs.emr``). Backend
 modules import their provider package, so they are never imported from here: import them by name.
 """
 

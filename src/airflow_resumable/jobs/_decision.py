@@ -46,10 +46,11 @@ class Decision(str, enum.Enum):
 
 @dataclass(frozen=True)
 class ResumeDecision:
-    """The outcome of :meth:`~airflow_resumable.jobs.base.DurableJobMixin.decide`.
+    """The outcome of [`decide`][airflow_resumable.jobs.base.DurableJobMixin.decide].
 
     ``generation`` and ``token`` are what the next submission (if any) must use: for ``FRESH`` and
-    ``RESUBMIT`` pass the decision to :meth:`~airflow_resumable.jobs.base.DurableJobMixin.submit_durably`;
+    ``RESUBMIT`` pass the decision to
+    [`submit_durably`][airflow_resumable.jobs.base.DurableJobMixin.submit_durably];
     for ``RECONNECT`` and ``ALREADY_SUCCEEDED`` they describe the known job's submission.
     """
 
@@ -215,7 +216,8 @@ def decide_with_store(op: DurableJobMixin, store: Any, context: Context) -> Resu
 
 
 def _find_submitted(op: DurableJobMixin, intent: Mapping[str, Any], context: Context) -> JsonValue | None:
-    """:meth:`find_submitted_job` for ``intent``, with ``submitted_at`` if the override accepts it."""
+    """[`find_submitted_job`][airflow_resumable.jobs.base.DurableJobMixin.find_submitted_job] for ``intent``,
+    with ``submitted_at`` if the override accepts it."""
     find = op.find_submitted_job
     if _accepts_keyword(find, "submitted_at"):
         return find(intent["token"], context, submitted_at=_intent.submitted_at(intent))

@@ -1,6 +1,6 @@
 """One durable submission: write-ahead intent, ``submit_job``, then the id; and the check after it.
 
-Used by :meth:`~airflow_resumable.jobs.base.DurableJobMixin.submit_durably`, which loops over these
+Used by [`submit_durably`][airflow_resumable.jobs.base.DurableJobMixin.submit_durably], which loops over these
 when a submission hands back a job that had already failed.
 """
 

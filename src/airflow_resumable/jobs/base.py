@@ -1,16 +1,19 @@
 """Crash-safe external jobs: one resume decision, shared by blocking and deferrable operators.
 
-Airflow 3.3's :class:`~airflow.sdk.ResumableJobMixin` stores an external job id after submitting, so a
-retry reconnects to the job instead of starting another. :class:`DurableJobMixin` keeps that contract (the
-same six methods, the ``durable`` flag, the same span, log events and metric names) and closes its gaps:
-a write-ahead *submission intent* (generation and an idempotency token with a random part) is stored
-before ``submit_job`` runs, so a crash between submit and storing the id is recovered with the same token
-(or :meth:`~DurableJobMixin.find_submitted_job`); a job a repeated token hands back is checked, and a
-failed one moves to the next generation in the same try; tokens are never re-derived, so a task whose
-state was reset starts a new job; ``previous_external_id_keys`` makes key renames safe; and
-:meth:`~DurableJobMixin.decide` stands alone, so deferrable operators reconnect too.
+Airflow 3.3's ``ResumableJobMixin`` stores an external job id after submitting, so a retry reconnects to
+the job instead of starting another.
+[`DurableJobMixin`][airflow_resumable.jobs.base.DurableJobMixin] keeps that contract (the same six
+methods, the ``durable`` flag, the same span, log events and metric names) and closes its gaps: a
+write-ahead *submission intent* (generation and an idempotency token with a random part) is stored before
+``submit_job`` runs, so a crash between submit and storing the id is recovered with the same token (or
+[`find_submitted_job`][airflow_resumable.jobs.base.DurableJobMixin.find_submitted_job]); a job a
+repeated token hands back is checked, and a failed one moves to the next generation in the same try;
+tokens are never re-derived, so a task whose state was reset starts a new job;
+``previous_external_id_keys`` makes key renames safe; and
+[`decide`][airflow_resumable.jobs.base.DurableJobMixin.decide] stands alone, so deferrable operators
+reconnect too.
 
-Store layout in ``task_state_store`` (retention per key: :mod:`airflow_resumable.jobs._job_state`):
+Store layout in ``task_state_store`` (retention per key: ``airflow_resumable.jobs._job_state``):
 ``<external_id_key>`` holds the job id, where and how upstream stores it;
 ``<external_id_key>.intent`` holds ``{"generation", "token", "submitted_at", "state": "submitting" |
 "submitted", "external_id"}``.
@@ -56,11 +59,15 @@ class DurableJobMixin(ResumableJobMixin):
     operator that already uses ``ResumableJobMixin`` (``class Op(DurableJobMixin, ProviderOperator)``).
     Implement the six methods of ``ResumableJobMixin`` (``submit_job``, ``get_job_status``,
     ``is_job_active``, ``is_job_succeeded``, ``poll_until_complete``, ``get_job_result``) and call
-    :meth:`execute_resumable` from ``execute``. ``submit_job`` must read :attr:`submission_token` and pass
+    [`execute_resumable`][airflow_resumable.jobs.base.DurableJobMixin.execute_resumable] from ``execute``.
+    ``submit_job`` must read
+    [`submission_token`][airflow_resumable.jobs.base.DurableJobMixin.submission_token] and pass
     it to the backend as its idempotency token (and/or put it in a searchable marker such as a job or step
-    name); backends that can search for an earlier submission override :meth:`find_submitted_job`.
+    name); backends that can search for an earlier submission override
+    [`find_submitted_job`][airflow_resumable.jobs.base.DurableJobMixin.find_submitted_job].
 
-    A retry reads what earlier tries stored and decides (see :meth:`decide`): reconnect to an active job,
+    A retry reads what earlier tries stored and decides (see
+    [`decide`][airflow_resumable.jobs.base.DurableJobMixin.decide]): reconnect to an active job,
     return the result of a succeeded one, or submit. Every submission is preceded by a write-ahead intent
     holding its generation and token, so a crash between submit and storing the id cannot make a duplicate;
     the token changes only after a terminal failure, so a retry never replays a failed run.
@@ -71,9 +78,11 @@ class DurableJobMixin(ResumableJobMixin):
     as upstream does.
 
     What it does not do: it does not free the worker slot while polling (use the provider's deferrable mode,
-    which can call :meth:`decide` and :meth:`submit_durably`), and it cannot stop a backend that ignores
+    which can call [`decide`][airflow_resumable.jobs.base.DurableJobMixin.decide] and
+    [`submit_durably`][airflow_resumable.jobs.base.DurableJobMixin.submit_durably]), and it cannot stop a
+    backend that ignores
     idempotency tokens and offers no way to search from creating a duplicate in the crash window: such a
-    backend needs :meth:`find_submitted_job`.
+    backend needs [`find_submitted_job`][airflow_resumable.jobs.base.DurableJobMixin.find_submitted_job].
     """
 
     if TYPE_CHECKING:
@@ -140,7 +149,8 @@ class DurableJobMixin(ResumableJobMixin):
         ``<hash of (dag_id, run_id, task_id, map_index)>-<12 random hex>-g<generation>``: the hash tells
         whose token it is, the random part makes every call's token new, so a task whose state was reset
         starts a new job. Retries never call this for a generation they already submitted: they read the
-        token from the stored intent. Uses only ``[a-z0-9-]`` and fits :attr:`idempotency_token_max_length`.
+        token from the stored intent. Uses only ``[a-z0-9-]`` and fits
+        [`idempotency_token_max_length`][airflow_resumable.jobs.base.DurableJobMixin.idempotency_token_max_length].
 
         The mixin always reaches this method through the class, so an operator may keep a user-supplied
         token in an instance attribute of the same name (the Databricks operators' ``idempotency_token``
@@ -167,7 +177,9 @@ class DurableJobMixin(ResumableJobMixin):
         ]
 
     def _token(self, context: Context, generation: int) -> str:
-        """The token of a new submission of ``generation``: :meth:`idempotency_token`, found on the class.
+        """The token of a new submission of ``generation``:
+        [`idempotency_token`][airflow_resumable.jobs.base.DurableJobMixin.idempotency_token], found on the
+        class.
 
         Resolved on the class because some provider operators keep a user-supplied token in an instance
         attribute of the same name (Databricks: ``self.idempotency_token``), which shadows the method.
@@ -230,7 +242,9 @@ class DurableJobMixin(ResumableJobMixin):
 
         - stored or discovered job active: ``RECONNECT``; succeeded: ``ALREADY_SUCCEEDED``;
           failed for good, or unknown to the backend: ``RESUBMIT`` with the next generation's token;
-        - an intent without a stored id: :meth:`find_submitted_job` with the intent's token; a job found is
+        - an intent without a stored id:
+          [`find_submitted_job`][airflow_resumable.jobs.base.DurableJobMixin.find_submitted_job] with the
+          intent's token; a job found is
           stored and then treated as above; none found: ``FRESH`` with the *same* generation and token, so a
           backend that deduplicates returns the job if the earlier submit did create it;
         - nothing stored (or no store): ``FRESH`` with generation 1 and a new token.
@@ -243,7 +257,8 @@ class DurableJobMixin(ResumableJobMixin):
         return decision
 
     def _decide(self, context: Context) -> ResumeDecision:
-        """:meth:`decide` without counting: for an operator that must decide again after a wait it deferred
+        """[`decide`][airflow_resumable.jobs.base.DurableJobMixin.decide] without counting: for an operator
+        that must decide again after a wait it deferred
         for before acting on a decision it already counted (an EMR Serverless application starting)."""
         self._check_keys()
         with tracer.start_as_current_span("resumable_job.resume_decision") as span:
@@ -265,7 +280,7 @@ class DurableJobMixin(ResumableJobMixin):
         return ResumeDecision(action, None, None, generation, self._token(context, generation), **fields)
 
     def _decide_with_store(self, store: Any, context: Context) -> ResumeDecision:
-        """The decision from what the store holds (see :func:`._decision.decide_with_store`)."""
+        """The decision from what the store holds (see ``_decision.decide_with_store``)."""
         return _decision.decide_with_store(self, store, context)
 
     # -- submitting ------------------------------------------------------------------------------------
@@ -273,15 +288,20 @@ class DurableJobMixin(ResumableJobMixin):
         """Submit the job for a ``FRESH`` or ``RESUBMIT`` decision, with a write-ahead intent.
 
         Writes the intent (generation, token, time, ``"submitting"``) before calling ``submit_job`` with
-        :attr:`submission_token` / :attr:`submission_generation` set from the decision, then stores the
+        [`submission_token`][airflow_resumable.jobs.base.DurableJobMixin.submission_token] /
+        [`submission_generation`][airflow_resumable.jobs.base.DurableJobMixin.submission_generation] set from
+        the decision, then stores the
         returned id (intent ``"submitted"`` first, then the id key). Returns the id. Deferrable operators
-        call this between :meth:`decide` and deferring.
+        call this between [`decide`][airflow_resumable.jobs.base.DurableJobMixin.decide] and deferring.
 
         When the token may have been used before (a repeated submission), the returned job's status is
         checked: a job that already failed (or is unknown) is recorded, and the next generation is
-        submitted with a new token, in this same call (at most :attr:`max_submissions_per_try` times).
+        submitted with a new token, in this same call (at most
+        [`max_submissions_per_try`][airflow_resumable.jobs.base.DurableJobMixin.max_submissions_per_try]
+        times).
 
-        If the intent cannot be written, nothing is submitted and :class:`~airflow_resumable.errors.JobError`
+        If the intent cannot be written, nothing is submitted and
+        [`JobError`][airflow_resumable.errors.JobError]
         is raised (the task's retry starts over). If the id cannot be stored after a successful submit, the
         error is logged and the job is still returned: the stored intent lets a retry find it again.
         """
@@ -318,12 +338,13 @@ class DurableJobMixin(ResumableJobMixin):
         )
 
     def _submit_once(self, store: Any, context: Context, decision: ResumeDecision) -> JsonValue:
-        """One submission: write the intent, call ``submit_job``, record the id (see :mod:`._submission`)."""
+        """One submission: write the intent, call ``submit_job``, record the id (see ``_submission``)."""
         return _submission.submit_once(self, store, context, decision)
 
     # -- the blocking path -----------------------------------------------------------------------------
     def execute_resumable(self, context: Context) -> Any:
-        """Submit, reconnect or return a result as :meth:`decide` says, then poll until the job finishes.
+        """Submit, reconnect or return a result as
+        [`decide`][airflow_resumable.jobs.base.DurableJobMixin.decide] says, then poll until the job finishes.
 
         Call it from ``execute()``. Returns ``get_job_result()`` in every case (upstream 3.3 returns
         ``poll_until_complete()``'s value after a reconnect; here a reconnecting try returns what a fresh
@@ -355,7 +376,8 @@ class DurableJobMixin(ResumableJobMixin):
         )
 
     def _retry(self, what: str, fn: Callable[..., T], *args: Any) -> T:
-        """Call ``fn`` with bounded, jittered retries on :meth:`is_transient_error` errors."""
+        """Call ``fn`` with bounded, jittered retries on
+        [`is_transient_error`][airflow_resumable.jobs.base.DurableJobMixin.is_transient_error] errors."""
         policy = _store.retrying(what).copy(
             retry=tenacity.retry_if_exception_type(Exception)
             & tenacity.retry_if_exception(self.is_transient_error)

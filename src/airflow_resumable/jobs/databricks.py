@@ -125,7 +125,8 @@ class _DurableDatabricksRun(DurableJobMixin):
         normalise_json_content(json)
 
     def execute(self, context: Context) -> Any:
-        """Blocking: :meth:`execute_resumable`. Deferrable: decide, submit only if needed, then defer.
+        """Blocking: [`execute_resumable`][airflow_resumable.jobs.base.DurableJobMixin.execute_resumable].
+        Deferrable: decide, submit only if needed, then defer.
 
         With ``durable=False``: the provider's ``execute``, unchanged.
         """
@@ -154,7 +155,9 @@ class DatabricksSubmitRunOperator(_DurableDatabricksRun, _provider.DatabricksSub
     """
 
     def submit_job(self, context: Context) -> int:
-        """``runs/submit`` with :attr:`submission_token` as the run's ``idempotency_token``.
+        """``runs/submit`` with
+        [`submission_token`][airflow_resumable.jobs.base.DurableJobMixin.submission_token] as the run's
+        ``idempotency_token``.
 
         Without a submission token (``durable=False``) this is the provider's ``submit_job``.
         """
@@ -189,7 +192,8 @@ class DatabricksRunNowOperator(_DurableDatabricksRun, _provider.DatabricksRunNow
             self._prepared_json = None
 
     def submit_job(self, context: Context) -> int:
-        """``run-now`` with :attr:`submission_token` as the run's ``idempotency_token``.
+        """``run-now`` with [`submission_token`][airflow_resumable.jobs.base.DurableJobMixin.submission_token]
+        as the run's ``idempotency_token``.
 
         Without a submission token (``durable=False``) this is the provider's ``submit_job``.
         """
@@ -214,7 +218,7 @@ _ELSEWHERE = {
 
 
 def __getattr__(name: str) -> Any:
-    """``DatabricksNotebookOperator`` and the rest, from :mod:`.databricks_tasks`, ``_workflow``, ``_sql``."""
+    """``DatabricksNotebookOperator`` and the rest, from ``databricks_tasks``, ``_workflow``, ``_sql``."""
     module = _ELSEWHERE.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

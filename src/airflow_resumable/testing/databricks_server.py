@@ -1,6 +1,7 @@
 """A local stand-in for the Databricks Jobs API, for tests and the demo: real HTTP on 127.0.0.1.
 
-:class:`FakeDatabricks` serves the endpoints the Databricks provider's ``DatabricksHook`` calls for job runs
+[`FakeDatabricks`][airflow_resumable.testing.databricks_server.FakeDatabricks] serves the endpoints the
+Databricks provider's ``DatabricksHook`` calls for job runs
 (``api/2.1`` and ``api/2.2``: ``jobs/runs/submit``, ``jobs/run-now``, ``jobs/runs/get``,
 ``jobs/runs/get-output``, ``jobs/runs/cancel``, ``jobs/runs/cancel-all``, ``jobs/list``), so the real hook,
 the real operators and the real deferrable trigger (aiohttp) talk to it through an ordinary Airflow
@@ -17,7 +18,9 @@ state), answers ``404 RESOURCE_DOES_NOT_EXIST`` for unknown runs, and records ev
 run follows a *script* of states: every ``runs/get`` of the run shows the next step and the last step
 stays. A step is ``"LIFE_CYCLE"`` or ``"LIFE_CYCLE:RESULT"`` (``"RUNNING"``, ``"TERMINATED:SUCCESS"``,
 ``"TERMINATED:FAILED"``, ``"INTERNAL_ERROR:FAILED"``...), or ``"GONE"``: the run's history expires there
-and the API no longer knows it. :meth:`FakeDatabricks.fail_next` injects transient errors (503, 429...).
+and the API no longer knows it.
+[`fail_next`][airflow_resumable.testing.databricks_server.FakeDatabricks.fail_next] injects transient errors
+(503, 429...).
 
 It is not Databricks: nothing runs, there is no auth check, and only the fields the provider reads are
 returned.
