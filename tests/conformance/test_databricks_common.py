@@ -285,3 +285,10 @@ def test_execute_complete_success_and_failure(op_factory, task_context):
         AirflowException, match=r"^Job run failed with terminal state: .*FAILED.* and with the errors \[\]$"
     ):
         op.execute_complete(task_context(), event("FAILED"))
+
+
+def test_openlineage_injection_runs_once_per_execute(op_factory, databricks, task_context, mocker):
+    spy = mocker.spy(op_factory.provider_cls, "_inject_openlineage_properties_into_databricks_job")
+    op_factory(openlineage_inject_parent_job_info=True).execute(task_context())
+    assert spy.call_count == 1
+    assert len(databricks.created) == 1
