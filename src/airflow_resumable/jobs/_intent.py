@@ -1,9 +1,11 @@
 """The write-ahead submission intent and the idempotency token it carries.
 
-Before a durable operator submits, it stores an *intent* under ``<external_id_key>.intent``::
+Before a durable operator submits, it stores an *intent* under ``<external_id_key>.intent``:
 
-    {"generation": 2, "token": "3f9c0a1b2c3d4e5f-8a1b2c3d4e5f-g2",
-     "submitted_at": "2026-01-02T03:04:05+00:00", "state": "submitting"}
+```json
+{"generation": 2, "token": "3f9c0a1b2c3d4e5f-8a1b2c3d4e5f-g2",
+ "submitted_at": "2026-01-02T03:04:05+00:00", "state": "submitting"}
+```
 
 and, once the backend answered, the same record with ``"state": "submitted"`` and ``"external_id"``.
 A retry reads the token from here: the token is never re-derived, because every generation's token holds

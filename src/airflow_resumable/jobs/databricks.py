@@ -1,9 +1,11 @@
 """Crash-safe Databricks operators: drop-in subclasses of the provider's run operators.
 
-Swap the import and keep every argument::
+Swap the import and keep every argument:
 
-    # from airflow.providers.databricks.operators.databricks import DatabricksSubmitRunOperator
-    from airflow_resumable.jobs.databricks import DatabricksSubmitRunOperator
+```python
+# from airflow.providers.databricks.operators.databricks import DatabricksSubmitRunOperator
+from airflow_resumable.jobs.databricks import DatabricksSubmitRunOperator
+```
 
 Compared with the provider's operators (which already store the run id in Airflow 3.3):
 

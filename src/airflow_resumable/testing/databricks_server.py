@@ -5,13 +5,15 @@ Databricks provider's ``DatabricksHook`` calls for job runs
 (``api/2.1`` and ``api/2.2``: ``jobs/runs/submit``, ``jobs/run-now``, ``jobs/runs/get``,
 ``jobs/runs/get-output``, ``jobs/runs/cancel``, ``jobs/runs/cancel-all``, ``jobs/list``), so the real hook,
 the real operators and the real deferrable trigger (aiohttp) talk to it through an ordinary Airflow
-connection (``conn_type`` databricks, ``schema`` http, a port)::
+connection (``conn_type`` databricks, ``schema`` http, a port):
 
-    with FakeDatabricks() as server:
-        os.environ.update(server.environ("databricks_default"))
-        server.scripts.append(["RUNNING", "TERMINATED:FAILED"])   # the next run fails
-        ...                                                        # run a DAG
-        assert len(server.created) == 2
+```python
+with FakeDatabricks() as server:
+    os.environ.update(server.environ("databricks_default"))
+    server.scripts.append(["RUNNING", "TERMINATED:FAILED"])   # the next run fails
+    ...                                                        # run a DAG
+    assert len(server.created) == 2
+```
 
 It honours ``idempotency_token`` as Databricks does (the same token returns the same run, whatever its
 state), answers ``404 RESOURCE_DOES_NOT_EXIST`` for unknown runs, and records every run and request. Each
