@@ -159,3 +159,12 @@ def test_run_of_a_killed_task_is_an_orphan_cancelled_exactly_once(
     assert len(cancels) == 1
     intent = airflow.task_state(SPARK_ID, run_id, "transform")["databricks_run_id.intent"]
     assert intent["cancelled"]["external_id"] == run.run_id
+
+    # Cleared afterwards, the task starts a new run (generation 2) instead of reconnecting to the cancelled.
+    airflow.clear(SPARK_ID, run_id, "transform")
+    deadline = time.monotonic() + 180
+    while len([r for r in workspace.created if r.payload.get("run_name") == SPARK_ID]) < 2:
+        assert time.monotonic() < deadline, "the cleared task did not submit a new run"
+        time.sleep(0.5)
+    new_run = [r for r in workspace.created if r.payload.get("run_name") == SPARK_ID][1]
+    assert new_run.token is not None and new_run.token.endswith("-g2") and run.cancelled
