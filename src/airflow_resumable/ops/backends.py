@@ -6,7 +6,7 @@ fields, which hold ``databricks_conn_id`` and the like: never a secret), and tal
 provider's own hook, so the connection is resolved exactly as on a worker (``AIRFLOW_CONN_*`` variables, a
 secrets backend, or the metadata DB where this process can reach it).
 
-Databricks and EMR on EKS are built in. Register another with
+Databricks, EMR on EKS and EMR Serverless are built in. Register another with
 [`register()`][airflow_resumable.ops.backends.register].
 """
 
@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from airflow_resumable.ops.records import JobRecord
 
-__all__ = ["DatabricksBackend", "EmrContainersBackend", "JobBackend", "backend_for", "register"]
+__all__ = [
+    "DatabricksBackend",
+    "EmrContainersBackend",
+    "EmrServerlessBackend",
+    "JobBackend",
+    "backend_for",
+    "register",
+]
 
 
 class JobBackend(Protocol):
@@ -102,7 +109,40 @@ class EmrContainersBackend:
         self._call(job, "cancel_job_run")
 
 
-_BACKENDS: list[JobBackend] = [DatabricksBackend(), EmrContainersBackend()]
+class EmrServerlessBackend:
+    """EMR Serverless job runs through ``EmrServerlessHook`` (the application from the task's fields)."""
+
+    name = "emr_serverless"
+    active = frozenset({"SUBMITTED", "PENDING", "SCHEDULED", "RUNNING", "QUEUED", "CANCELLING"})
+
+    def handles(self, job: JobRecord) -> bool:
+        return job.key == "emr_serverless_job_run_id" or "EmrServerless" in (job.task.operator or "")
+
+    def conn_id(self, job: JobRecord) -> str:
+        return job.task.job_fields.get("aws_conn_id", "aws_default")
+
+    def _call(self, job: JobRecord, method: str) -> Any:
+        from airflow.providers.amazon.aws.hooks.emr import EmrServerlessHook
+
+        application = job.task.job_fields.get("application_id")
+        if application is None:
+            raise LookupError(
+                f"the application of {job.task.label} is not among its rendered fields; "
+                "its job cannot be looked up"
+            )
+        region = job.task.job_fields.get("region_name")
+        hook = EmrServerlessHook(aws_conn_id=self.conn_id(job), region_name=region)
+        return getattr(hook.conn, method)(applicationId=application, jobRunId=str(job.external_id))
+
+    def status(self, job: JobRecord) -> tuple[str, bool]:
+        state = str(self._call(job, "get_job_run")["jobRun"]["state"])
+        return state, state in self.active
+
+    def cancel(self, job: JobRecord) -> None:
+        self._call(job, "cancel_job_run")
+
+
+_BACKENDS: list[JobBackend] = [DatabricksBackend(), EmrContainersBackend(), EmrServerlessBackend()]
 
 
 def register(backend: JobBackend) -> None:
