@@ -1,14 +1,16 @@
 """The loops behind ``Checkpointer.iterate()`` and ``aiterate()``: positions, skipping, the item in flight.
 
 A loop hands out one item at a time. The item is *complete* when the loop is asked for the next one; the
-item handed out last is *in flight* until then, and how the ``with`` block ends decides its fate (done
-after a normal exit or a ``break``, not done after an exception). A :class:`Run` records all of that, and
+item handed out last is *in flight* until then. How the loop was let go decides its fate: after a ``break``
+or ``return`` it is done once the code moves on (the block ends normally, another loop or manual progress
+starts); after an exception, caught or not, or anything that cannot be told apart from one, it is not done
+and is redone (see :mod:`airflow_resumable._checkpoint_frames`). A :class:`Run` records all of that, and
 :class:`CheckpointLoops`, the checkpointer's loop bookkeeping, folds the runs into the checkpoint: it is the
 one place that decides when an item counts as done.
 
 The sync loop is a generator, the fastest thing Python has for this: per item one ``yield``, one
 attribute store and one comparison. When the ``for`` statement that drives it goes away (a ``break``, an
-exception) CPython closes it at once, which the generator notes as "abandoned with an item in flight".
+exception) CPython closes it at once, and the generator notes how it was let go with its item in flight.
 The async loop is a small class rather than an async generator, because an abandoned async generator is
 only finalised later by the event loop, and the checkpoint must know at once.
 """

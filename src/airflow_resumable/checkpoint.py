@@ -265,9 +265,13 @@ class Checkpointer(CheckpointFanOut, CheckpointBlock, CheckpointLoops, Checkpoin
     def iterate(self, items: Iterable[T], *, key: Callable[[T], Any] | None = None) -> Iterator[T]:
         """Yield the items not finished by earlier tries, recording each as done when the next is asked for.
 
-        An item is complete when the loop asks for the next one or, after a ``break``, when the code moves
-        on (the ``with`` block ends normally, or another loop or ``advance()`` starts). If the block ends
-        with an exception, the item in flight is not complete: the retry starts with it.
+        An item is complete when the loop asks for the next one or, after a ``break`` (or ``return``) out
+        of the ``for`` statement, when the code moves on (the ``with`` block ends normally, or another loop
+        or ``advance()`` starts). An exception leaving the loop never completes the item in flight, also
+        when it is caught inside the block (a tenacity ``@retry`` around the loop): the next loop, or the
+        retry, starts with it. Drive it with a ``for`` statement that does the work in its body: consumers
+        that take items ahead of the work (``list()``, a pool's ``map()``) are refused with
+        :class:`~airflow_resumable.CheckpointError`; use :meth:`map` or :meth:`remaining` for pools.
 
         Without ``key`` the n-th item has position n; the input must yield the same items in the same order
         on every try (give a ``fingerprint`` to be warned when it does not). With ``key`` (a function of the

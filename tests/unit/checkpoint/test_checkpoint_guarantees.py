@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -99,6 +101,40 @@ def test_a_future_finishing_after_the_block_never_writes(
         late.set_result(None)
     assert task_state_store.get("images") == saved
     assert "not recorded" in caplog.text + capsys.readouterr().out  # stdlib logging, or Airflow's handler
+
+
+def _record_until_refused(ckpt: Checkpointer, started: threading.Event, refused: list[int]) -> None:
+    position = 1
+    while True:
+        try:
+            ckpt.done(position)
+        except CheckpointError:
+            refused.append(position)
+            return
+        started.set()
+        position += 1
+        time.sleep(0)  # the work between two items (a tight loop would starve the thread ending the block)
+
+
+def test_done_racing_the_end_of_the_block_never_recreates_the_key(
+    task_state_store: InMemoryTaskStateStore,
+) -> None:
+    # A worker thread records positions as fast as it can while the block ends: whatever it managed before
+    # the end is cleared with the key, and nothing after the end writes it again.
+    task_state_store.set("warm-up", 1)  # the first write imports the worker channel's encoder: seconds
+    task_state_store.delete("warm-up")
+    for _ in range(5):
+        started, refused = threading.Event(), []
+        ckpt = Checkpointer("images", store=task_state_store, commit=every(1))
+        with ckpt:
+            thread = threading.Thread(
+                target=_record_until_refused, args=(ckpt, started, refused), daemon=True
+            )
+            thread.start()
+            assert started.wait(60)
+        thread.join(10)
+        assert refused
+        assert task_state_store.keys() == []
 
 
 def test_adone_after_the_block_is_refused(task_state_store: InMemoryTaskStateStore) -> None:
