@@ -34,7 +34,12 @@ __all__ = ["Consumer", "consumer", "left_by_break", "on_stack"]
 Consumer = tuple[int, "CodeType"]
 """The frame driving a loop: its id and its code (the code guards against a reused id)."""
 
-_ASKS_ONE_BY_ONE = frozenset({"FOR_ITER", "SEND", "YIELD_FROM"})  # for, async for / await, yield from
+# Instructions that drain an iterable at once: a call (list(), sorted(), next()...), [*it], {*it}, a, b = it.
+# A for statement asks from FOR_ITER, async for and yield from from SEND (YIELD_FROM before 3.11). Anything
+# else is let through: an unknown instruction on a newer Python must not refuse every loop.
+_DRAINS = frozenset(
+    {"PRECALL", "LIST_EXTEND", "SET_UPDATE", "DICT_UPDATE", "DICT_MERGE", "UNPACK_SEQUENCE", "UNPACK_EX"}
+)
 _LETS_GO = frozenset({"POP_TOP", "POP_ITER"})  # the for statement drops its iterator
 _CPYTHON = sys.implementation.name == "cpython"
 _POOLS = (f"{os.sep}concurrent{os.sep}futures{os.sep}", f"{os.sep}multiprocessing{os.sep}")
@@ -67,7 +72,7 @@ def consumer(key: str) -> Consumer | None:
         return None
     op = _instruction(frame)
     in_pool = frame.f_code.co_filename.find(_POOLS[0]) >= 0 or frame.f_code.co_filename.find(_POOLS[1]) >= 0
-    if in_pool or (op is not None and op not in _ASKS_ONE_BY_ONE):
+    if in_pool or (op is not None and (op.startswith("CALL") or op in _DRAINS)):
         name = getattr(frame.f_code, "co_qualname", frame.f_code.co_name)
         raise CheckpointError(
             f"Checkpointer {key!r}: iterate() hands out items to a `for` loop whose body does the work, but "

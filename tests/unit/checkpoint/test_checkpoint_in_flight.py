@@ -185,6 +185,35 @@ def test_list_of_iterate_is_refused(task_state_store: InMemoryTaskStateStore) ->
         list(ckpt.iterate(ROWS))
 
 
+@pytest.mark.parametrize(
+    "drain",
+    [
+        lambda it: sorted(it),
+        lambda it: tuple(it),
+        lambda it: [*it],
+        lambda it: {*it},
+        lambda it: "".join(map(str, it)),
+    ],
+    ids=["sorted", "tuple", "star-list", "star-set", "join-of-map"],
+)
+def test_other_ways_of_draining_iterate_are_refused(
+    task_state_store: InMemoryTaskStateStore, drain: Any
+) -> None:
+    with (
+        Checkpointer("rows", store=task_state_store) as ckpt,
+        pytest.raises(CheckpointError, match="too early"),
+    ):
+        drain(ckpt.iterate(ROWS))
+
+
+def test_unpacking_iterate_is_refused(task_state_store: InMemoryTaskStateStore) -> None:
+    with (
+        Checkpointer("rows", store=task_state_store) as ckpt,
+        pytest.raises(CheckpointError, match="too early"),
+    ):
+        _first, *_rest = ckpt.iterate(ROWS)
+
+
 def test_an_executor_map_over_iterate_is_refused(task_state_store: InMemoryTaskStateStore) -> None:
     with (
         Checkpointer("rows", store=task_state_store) as ckpt,
