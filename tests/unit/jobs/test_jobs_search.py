@@ -3,8 +3,9 @@
 Hypothesis drives random sequences of tries of one task instance: each try may crash (before submitting,
 after submitting but before the run id is stored, while polling), meet a missing connection or transient
 API errors (429/503 on status checks or on the submit itself), and each new run ends as scripted (success,
-failure, cancelled, history expired). Between tries the task's state may be reset (deleted, as
-``clear_on_success`` or a re-created DAG run leave it) or the operator's ``external_id_key`` renamed.
+failure, cancelled, history expired). Half the examples pass their own ``idempotency_token``. Between
+tries the task's state may be reset (deleted, as ``clear_on_success`` or a re-created DAG run leave it)
+or the operator's ``external_id_key`` renamed.
 
 The operator is the library's real ``DatabricksSubmitRunOperator`` with the provider's real hook over
 HTTP; nothing in the hook is patched. State lives in the in-memory task store (which encodes values as a
@@ -12,7 +13,8 @@ real worker's channel does). After every try the invariants are checked:
 
 - never two live runs for one incarnation of the task instance (between two resets);
 - never a failed (or cancelled) run reported as a try's result;
-- after a reset, a successful try runs a new job;
+- after a reset, a successful try runs a new job (unless the DAG author passed their own token, which
+  names its run for good);
 - a successful try's result is what a fresh run's is: ``None``, with the run id stored under the key;
 - after a success (and no reset) no further run is ever created;
 - a missing connection creates nothing and moves no generation.
@@ -72,8 +74,9 @@ class Crashing(DatabricksSubmitRunOperator):
 class DurableRunSearch(RuleBasedStateMachine):
     """One task instance of a DAG run, tried again and again under random faults."""
 
-    @initialize()
-    def start(self) -> None:
+    @initialize(user_token=st.booleans())
+    def start(self, user_token: bool) -> None:
+        self.user_token = "nightly-etl" if user_token else None
         self.server = FakeDatabricks().start()
         self.saved_env = os.environ.get(CONN_ENV)
         os.environ.update(self.server.environ("databricks_default"))
@@ -129,6 +132,7 @@ class DurableRunSearch(RuleBasedStateMachine):
             databricks_conn_id="not_configured" if missing_connection else "databricks_default",
             external_id_key=self.key,
             previous_external_id_keys=list(self.previous_keys),
+            idempotency_token=self.user_token,
         )
         op.crash = crash
         context = make_context(backend=self.backend, task_id="job", try_number=self.try_number)
@@ -156,9 +160,9 @@ class DurableRunSearch(RuleBasedStateMachine):
             run = self.server.run(run_id)
             assert run.step == "TERMINATED:SUCCESS", f"run {run_id} reported as the result is {run.step}"
             assert op.run_id == run_id
-            if self.reset_pending:
+            if self.reset_pending and self.user_token is None:  # a user's own token names its run for good
                 assert self.server.created.index(run) >= self.epoch_start, "a reset brought back the old job"
-                self.reset_pending = False
+            self.reset_pending = False
             if self.succeeded_run is not None:
                 assert run_id == self.succeeded_run
             self.succeeded_run = run_id
@@ -187,7 +191,7 @@ class DurableRunSearch(RuleBasedStateMachine):
         assert len(live) <= 1, f"two live runs for one task instance: {live}"
 
     @invariant()
-    def one_run_per_token(self) -> None:
+    def one_run_per_token(self) -> None:  # also: a user's token is sent as given for generation 1 only
         if not hasattr(self, "server"):
             return
         tokens = [r.token for r in self.server.created]
