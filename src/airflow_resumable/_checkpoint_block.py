@@ -119,26 +119,27 @@ class CheckpointBlock(CheckpointCore):
             await self._asave_after(error)
             raise error
         if self._clear_on_success:
-            if self._stored:
-                with self._lock:  # a commit still waiting for the async lock finds nothing left to write
-                    self._sync_runs()
-                    self._written_changes = self._changes
-                try:
-                    await self._adelete()
-                except Exception as exc:
-                    self._failed("clear the finished checkpoint", exc, redo=self._items)
-                    return
+            with self._lock:  # a commit still waiting for the async lock finds nothing left to write
+                self._sync_runs()
+                self._written_changes = self._changes
+            try:
+                await self._adelete()
+            except Exception as exc:
+                self._failed("clear the finished checkpoint", exc, redo=self._items)
+                return
             self._log_finished()
         else:
             await self.acommit()
 
     async def _adelete(self) -> None:
-        """Delete the key after any async commit in progress has landed."""
+        """Delete the key, if anything was written, once an async commit in progress has landed."""
         if self._alock is None:
-            await self._key_io().adelete()
+            if self._stored:
+                await self._key_io().adelete()
             return
         async with self._alock:
-            await self._key_io().adelete()
+            if self._stored:
+                await self._key_io().adelete()
 
     def _log_finished(self) -> None:
         with self._lock:

@@ -149,6 +149,45 @@ def test_adone_after_the_block_is_refused(task_state_store: InMemoryTaskStateSto
     assert task_state_store.keys() == []
 
 
+class GatedAsyncStore:
+    """A store with native async methods whose writes wait for a gate to open."""
+
+    def __init__(self, inner: InMemoryTaskStateStore) -> None:
+        self.inner = inner
+        self.gate: asyncio.Event | None = None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.inner.get(key, default)
+
+    async def aget(self, key: str, default: Any = None) -> Any:
+        return self.inner.get(key, default)
+
+    async def aset(self, key: str, value: Any, *, retention: Any = None) -> None:
+        assert self.gate is not None
+        await self.gate.wait()
+        self.inner.set(key, value, retention=retention)
+
+    async def adelete(self, key: str) -> None:
+        self.inner.delete(key)
+
+
+def test_an_async_write_still_landing_when_the_block_ends_is_cleared_after_it(
+    task_state_store: InMemoryTaskStateStore,
+) -> None:
+    store = GatedAsyncStore(task_state_store)
+
+    async def main() -> None:
+        store.gate = asyncio.Event()
+        async with Checkpointer("pages", store=store, commit=every(1)) as ckpt:  # type: ignore[arg-type]
+            recording = asyncio.create_task(ckpt.adone(1))  # not awaited in the block
+            await asyncio.sleep(0.01)  # adone is in its write, waiting at the gate
+            asyncio.get_running_loop().call_later(0.05, store.gate.set)
+        await recording
+
+    asyncio.run(main())
+    assert task_state_store.keys() == []
+
+
 def test_advance_after_the_block_is_refused(task_state_store: InMemoryTaskStateStore) -> None:
     with Checkpointer("rows", store=task_state_store, commit=every(1)) as ckpt:
         ckpt.advance(1)
