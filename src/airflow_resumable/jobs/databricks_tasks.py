@@ -95,7 +95,8 @@ class _DurableTaskRun(DurableJobMixin):
             self.databricks_run_id = cast("int", self.submit_durably(context, decision))
         else:
             self.databricks_run_id = cast("int", decision.external_id)
-            self._push_run_xcoms(context, self._hook.get_run_page_url(self.databricks_run_id))
+        # The provider's XComs, once the run id is stored (every try pushes them, as the provider does).
+        self._push_run_xcoms(context, self._hook.get_run_page_url(self.databricks_run_id))
         if self.wait_for_termination:
             self._poll(self.databricks_run_id, context)
         return None
@@ -108,12 +109,15 @@ class _DurableTaskRun(DurableJobMixin):
 
     # -- the six methods of the mixin ----------------------------------------------------------------------
     def submit_job(self, context: Context) -> int:
-        """The provider's ``runs/submit`` (same JSON), :attr:`submission_token` as ``idempotency_token``."""
+        """The provider's ``runs/submit`` (same JSON), :attr:`submission_token` as ``idempotency_token``.
+
+        Nothing else: the run page URL and the XComs come after the run id is stored (in :meth:`execute`),
+        so the window between ``runs/submit`` and storing the id is one request long.
+        """
         run_json = self._get_run_json()
         if self.submission_token is not None:
             run_json = {**run_json, "idempotency_token": self.submission_token}
         self.databricks_run_id = cast("int", self._hook.submit_run(run_json))
-        self._push_run_xcoms(context, self._hook.get_run_page_url(self.databricks_run_id))
         return self.databricks_run_id
 
     def get_job_status(self, external_id: JsonValue, context: Context) -> str:
