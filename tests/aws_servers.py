@@ -11,13 +11,14 @@ What moto 5.2.5 does on its own, checked here:
   ``TERMINATED`` at once when it may not stay alive without steps). An unknown id gives
   ``InvalidRequestException: Cluster id '...' is not valid.``
 - Athena: ``StartQueryExecution``, ``GetQueryExecution``, ``StopQueryExecution``; a query is ``SUCCEEDED``
-  at once. moto ignores ``ClientRequestToken`` (a repeated token starts another query), which AWS honours:
-  :func:`athena_honours_tokens` makes the backend do what the Athena API reference says, so tests see the
-  service's real answer to a repeated request.
+  at once. moto ignores ``ClientRequestToken`` (a repeated token starts another query), which AWS honours,
+  and answers an unknown id with a 500: :func:`athena_like_aws` makes it answer as the Athena API
+  reference says, so tests see the service's real answer to a repeated request.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -127,38 +128,81 @@ def set_athena_state(execution_id: str, state: str) -> None:
     _athena_backend().executions[execution_id].status = state
 
 
+def backdate_athena_execution(execution_id: str, *, hours: float) -> None:
+    """Make a query execution look submitted ``hours`` earlier."""
+    execution = _athena_backend().executions[execution_id]
+    execution.start_time -= hours * 3600
+    execution.end_time -= hours * 3600
+
+
 def forget_athena_execution(execution_id: str) -> None:
     """Remove a query execution, as if Athena no longer knew it (its 45 days of history are over)."""
     del _athena_backend().executions[execution_id]
 
 
 _token_lock = threading.Lock()
-_tokens: dict[str, str] = {}
-"""ClientRequestToken -> query execution id, for :func:`athena_honours_tokens`."""
+_tokens: dict[str, tuple[str, str]] = {}
+"""ClientRequestToken -> (query execution id, request fingerprint), for :func:`athena_like_aws`."""
 
 
 @contextmanager
-def athena_honours_tokens() -> Iterator[None]:
-    """While the block runs, a repeated ``ClientRequestToken`` returns the query it started (as on AWS).
+def athena_like_aws() -> Iterator[None]:
+    """While the block runs, moto's Athena answers two things as Athena does (moto 5.2.5 does neither):
 
-    Done in moto's backend (the service side), so the provider's hook and its calls are untouched.
+    - a repeated ``ClientRequestToken`` returns the query it started, and the same token with other
+      parameters is refused (``InvalidRequestException``), as the API reference says;
+    - ``GetQueryExecution`` of an unknown id is ``InvalidRequestException: QueryExecution <id> was not
+      found`` (moto answers a 500 from a ``KeyError``).
+
+    Done in moto's request handler (the service side), so the provider's hook and its calls are untouched.
     """
-    from moto.athena.models import AthenaBackend
+    from moto.athena.responses import AthenaResponse
+    from moto.core.exceptions import JsonRESTError
 
-    original = AthenaBackend.start_query_execution
+    original_start = AthenaResponse.start_query_execution
+    original_get = AthenaResponse.get_query_execution
 
-    def start_query_execution(self: Any, *args: Any, **kwargs: Any) -> str:
-        token = kwargs.get("client_request_token")
+    def start_query_execution(self: Any) -> Any:
+        token = self._get_param("ClientRequestToken")
+        fingerprint = json.dumps(
+            {k: v for k, v in json.loads(self.body).items() if k != "ClientRequestToken"}, sort_keys=True
+        )
         with _token_lock:
-            if token and token in _tokens and _tokens[token] in self.executions:
-                return _tokens[token]
-            execution_id = str(original(self, *args, **kwargs))
-            if token:
-                _tokens[token] = execution_id
-            return execution_id
+            if token and token in _tokens:
+                execution_id, seen = _tokens[token]
+                if seen != fingerprint:
+                    raise JsonRESTError(
+                        "InvalidRequestException", "Idempotent parameters do not match the earlier request"
+                    )
+                return json.dumps({"QueryExecutionId": execution_id})
+            answer = original_start(self)
+            if token and isinstance(answer, str):
+                _tokens[token] = (json.loads(answer)["QueryExecutionId"], fingerprint)
+            return answer
 
-    AthenaBackend.start_query_execution = start_query_execution  # type: ignore[method-assign]
+    def get_query_execution(self: Any) -> Any:
+        execution_id = self._get_param("QueryExecutionId")
+        if execution_id not in self.athena_backend.executions:
+            raise JsonRESTError("InvalidRequestException", f"QueryExecution {execution_id} was not found")
+        return original_get(self)
+
+    AthenaResponse.start_query_execution = start_query_execution  # type: ignore[method-assign]
+    AthenaResponse.get_query_execution = get_query_execution  # type: ignore[method-assign]
     try:
         yield
     finally:
-        AthenaBackend.start_query_execution = original  # type: ignore[method-assign]
+        AthenaResponse.start_query_execution = original_start  # type: ignore[method-assign]
+        AthenaResponse.get_query_execution = original_get  # type: ignore[method-assign]
+
+
+@contextmanager
+def athena_queries_run_for(polls: int) -> Iterator[None]:
+    """While the block runs, a query stays ``QUEUED``/``RUNNING`` for ``polls`` status calls per state
+    (moto's default: ``SUCCEEDED`` at once)."""
+    from moto.moto_api import state_manager
+
+    state_manager.set_transition("athena::execution", {"progression": "manual", "times": polls})
+    try:
+        yield
+    finally:
+        state_manager.unset_transition("athena::execution")
