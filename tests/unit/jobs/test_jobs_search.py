@@ -3,7 +3,8 @@
 Hypothesis drives random sequences of tries of one task instance: each try may crash (before submitting,
 after submitting but before the run id is stored, while polling), meet a missing connection or transient
 API errors (429/503 on status checks or on the submit itself), and each new run ends as scripted (success,
-failure, cancelled, history expired). Half the examples pass their own ``idempotency_token``. Between
+failure, cancelled, history expired); a try may be deferrable (the triggerer's part is played by polling
+the run with the provider's hook). Half the examples pass their own ``idempotency_token``. Between
 tries the task's state may be reset (deleted, as ``clear_on_success`` or a re-created DAG run leave it)
 or the operator's ``external_id_key`` renamed.
 
@@ -70,6 +71,35 @@ class Crashing(DatabricksSubmitRunOperator):
             raise Crash("died while polling")
         return super().poll_until_complete(external_id, context)
 
+    def defer(self, **kwargs: Any) -> Any:
+        if self.crash == "during_poll":  # deferrable mode: the worker dies instead of deferring
+            raise Crash("died before deferring")
+        return super().defer(**kwargs)
+
+
+def run_try(op: Crashing, context: dict[str, Any]) -> Any:
+    """``execute``; if it defers, stand in for the triggerer: poll the run to its end with the provider's
+    hook, then call the method the operator deferred to with the trigger's event."""
+    from airflow.providers.common.compat.sdk import TaskDeferred
+
+    try:
+        return op.execute(context)
+    except TaskDeferred as deferred:
+        trigger = deferred.trigger
+        state = op._hook.get_run_state(trigger.run_id)
+        for _ in range(10):
+            if state.is_terminal:
+                break
+            state = op._hook.get_run_state(trigger.run_id)
+        event = {
+            "run_id": trigger.run_id,
+            "run_page_url": trigger.run_page_url,
+            "run_state": state.to_json(),
+            "repair_run": False,
+            "errors": [],
+        }
+        return getattr(op, deferred.method_name)(context, event)
+
 
 class DurableRunSearch(RuleBasedStateMachine):
     """One task instance of a DAG run, tried again and again under random faults."""
@@ -105,6 +135,7 @@ class DurableRunSearch(RuleBasedStateMachine):
         error_status=st.sampled_from([429, 503]),
         error_endpoint=st.sampled_from(["jobs/runs/get", "jobs/runs/submit"]),
         missing_connection=st.booleans(),
+        deferrable=st.booleans(),
     )
     def a_try(
         self,
@@ -114,6 +145,7 @@ class DurableRunSearch(RuleBasedStateMachine):
         error_status: int,
         error_endpoint: str,
         missing_connection: bool,
+        deferrable: bool,
     ) -> None:
         self.try_number += 1
         self.server.default_script = list(OUTCOMES[outcome])
@@ -133,11 +165,12 @@ class DurableRunSearch(RuleBasedStateMachine):
             external_id_key=self.key,
             previous_external_id_keys=list(self.previous_keys),
             idempotency_token=self.user_token,
+            deferrable=deferrable,
         )
         op.crash = crash
         context = make_context(backend=self.backend, task_id="job", try_number=self.try_number)
         try:
-            result = op.execute(context)
+            result = run_try(op, context)
         except Crash:
             outcome_seen = "crashed"
         except Exception:
