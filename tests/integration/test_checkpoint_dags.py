@@ -227,3 +227,51 @@ def test_a_changed_expansion_never_resumes_another_items_progress(
     assert "x resumes after 0" in second.output
     assert [int(n) for n in re.findall(r"x loaded row (\d+)", second.output)] == list(range(1, 11))
     assert "was saved for other inputs" in second.output
+
+
+def test_a_second_block_on_one_key_and_a_cursor_across_the_end_of_dst(airflow_sandbox) -> None:
+    result = airflow_sandbox.run_dag(
+        """
+        from datetime import datetime, timedelta
+        from zoneinfo import ZoneInfo
+        from airflow.sdk import dag, task
+        from airflow_resumable import Checkpointer
+
+        NY = ZoneInfo("America/New_York")
+        # Sorted by instant across the end of DST: by wall clock 01:10 EST looks earlier than 01:30 EDT.
+        EVENTS = [
+            datetime(2026, 11, 1, 0, 50, tzinfo=NY),
+            datetime(2026, 11, 1, 1, 30, tzinfo=NY),
+            datetime(2026, 11, 1, 1, 10, fold=1, tzinfo=NY),
+            datetime(2026, 11, 1, 1, 40, fold=1, tzinfo=NY),
+            datetime(2026, 11, 1, 2, 10, tzinfo=NY),
+        ]
+
+        @dag(schedule=None, default_args={"retries": 1, "retry_delay": timedelta(seconds=0)})
+        def checkpoint_guarantees():
+            @task(retries=0)
+            def nested_same_key():
+                with Checkpointer("progress") as outer:
+                    for _ in outer.iterate(["a", "b"]):
+                        with Checkpointer("progress") as inner:
+                            for _ in inner.iterate(range(3)):
+                                pass
+
+            @task
+            def copy_events(ti=None):
+                with Checkpointer("events") as ckpt:
+                    for event in ckpt.iterate(EVENTS, key=lambda e: e):
+                        if ti.try_number == 1 and event == EVENTS[3]:
+                            raise RuntimeError("lost the connection")
+                        print(f"try {ti.try_number} copied event {EVENTS.index(event)}")
+
+            nested_same_key()
+            copy_events()
+
+        checkpoint_guarantees()
+        """
+    )
+    assert result.states("nested_same_key") == ["failed"], result.output[-3000:]
+    assert "another Checkpointer on this key is already open in this task" in result.output
+    assert result.states("copy_events") == ["failed", "success"], result.output[-3000:]
+    assert _per_try(result.output, r"try (\d) copied event (\d+)") == {1: [0, 1, 2], 2: [3, 4]}
