@@ -42,7 +42,7 @@ _DRAINS = frozenset(
 )
 _LETS_GO = frozenset({"POP_TOP", "POP_ITER"})  # the for statement drops its iterator
 _CPYTHON = sys.implementation.name == "cpython"
-_POOLS = (f"{os.sep}concurrent{os.sep}futures{os.sep}", f"{os.sep}multiprocessing{os.sep}")
+_POOLS = ("concurrent.futures.", "multiprocessing.")  # modules whose map()s take every item up front
 
 
 def _instruction(frame: FrameType, back: int = 0) -> str | None:
@@ -71,7 +71,8 @@ def consumer(key: str) -> Consumer | None:
     if frame is None:
         return None
     op = _instruction(frame)
-    in_pool = frame.f_code.co_filename.find(_POOLS[0]) >= 0 or frame.f_code.co_filename.find(_POOLS[1]) >= 0
+    module = frame.f_globals.get("__name__")
+    in_pool = isinstance(module, str) and module.startswith(_POOLS)
     if in_pool or (op is not None and (op.startswith("CALL") or op in _DRAINS)):
         name = getattr(frame.f_code, "co_qualname", frame.f_code.co_name)
         raise CheckpointError(
