@@ -66,6 +66,7 @@ class EmrAddStepsOperator(common.EmrDurable, _provider.EmrAddStepsOperator):
     user_token_argument = None  # AddJobFlowSteps takes no token
 
     _job_flow_id_resolved: str | None = None
+    _repeating = False
     _steps_this_try: list[dict[str, Any]] | None = None
 
     def execute(self, context: Context) -> list[str]:
@@ -110,9 +111,10 @@ class EmrAddStepsOperator(common.EmrDurable, _provider.EmrAddStepsOperator):
         marked = [
             {**step, "Name": common.with_marker(step.get("Name"), token, i)} for i, step in enumerate(steps)
         ]
-        # A repeated submission of this token may have added some steps already (within the last day).
-        now = datetime.now(tz=timezone.utc)
-        on_cluster = self._find_marked_steps(job_flow_id, token, len(steps), common.created_after(now))
+        on_cluster: dict[int, dict[str, Any]] = {}
+        if self._repeating:  # an earlier try's submission with this token may have added some steps
+            now = datetime.now(tz=timezone.utc)
+            on_cluster = self._find_marked_steps(job_flow_id, token, len(steps), common.created_after(now))
         found = {i: str(step["Id"]) for i, step in on_cluster.items()}
         if any(step["Status"]["State"] in self.job_states.failed for step in on_cluster.values()):
             self.log.info("A step of this submission already failed; adding none", found=sorted(found))
@@ -225,13 +227,10 @@ class EmrAddStepsOperator(common.EmrDurable, _provider.EmrAddStepsOperator):
         A repeated submission goes to the cluster the earlier one recorded while that cluster still takes
         steps, so the steps of one submission stay together; otherwise to the cluster resolved now.
         """
-        recorded = (
-            common.recorded_field(self, context, "job_flow_id") if decision.repeats_submission else None
-        )
-        if recorded and self._takes_steps(recorded):
+        self._repeating = decision.repeats_submission
+        recorded = common.recorded_field(self, context, "job_flow_id") if self._repeating else None
+        if recorded and recorded != self._job_flow_id_resolved and self._takes_steps(recorded):
             self._job_flow_id_resolved = recorded
-        else:
-            self._job_flow_id_resolved = None
         fields = {"job_flow_id": self._cluster()}
         return cast("JsonValue", common.submit_once_recording(self, store, context, decision, fields))
 

@@ -23,10 +23,10 @@ def without_token(params: dict[str, Any], *, durable: bool) -> dict[str, Any]:
     if durable:
         assert tags[common.TOKEN_TAG] == token  # intended: the token is also a tag
         del tags[common.TOKEN_TAG]
-        if not tags:
-            del params["tags"]
     else:
         assert common.TOKEN_TAG not in (tags or {})
+    if tags == {}:
+        del params["tags"]  # no tags and empty tags are one request to AWS
     return params
 
 
