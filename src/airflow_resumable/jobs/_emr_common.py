@@ -8,15 +8,13 @@ imports the Amazon provider or botocore, so it can be read (and unit-tested) wit
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_resumable.errors import JobError
-from airflow_resumable.jobs import _errors
+from airflow_resumable.jobs import _errors, _intent
 from airflow_resumable.jobs.base import DurableJobMixin
 
 if TYPE_CHECKING:
@@ -261,7 +259,10 @@ class EmrDurable(DurableJobMixin):
         user = self.user_token()
         if user is None:
             return super()._token(context, generation)
-        return user if generation == 1 else rotated_token(user, generation, self.idempotency_token_max_length)
+        if generation == 1:
+            return user
+        max_length = self.idempotency_token_max_length
+        return _intent.rotated_token(user, generation, max_length, owner=type(self).__name__)
 
     def _submission_may_exist(self, decision: ResumeDecision) -> bool:
         """Also when the author's own token is sent: it may have been used by an earlier incarnation."""
@@ -304,7 +305,7 @@ def submit_once_recording(
     Stands in for a base hook that adds backend fields to the write-ahead intent (the EMR steps operator
     records the cluster there); the rest is :func:`airflow_resumable.jobs._submission.submit_once`.
     """
-    from airflow_resumable.jobs import _intent, _job_state
+    from airflow_resumable.jobs import _job_state
 
     owner = type(op).__name__
     op.submission_generation = decision.generation
@@ -332,15 +333,6 @@ def submit_once_recording(
                 error=repr(exc),
             )
     return external_id
-
-
-def rotated_token(user_token: str, generation: int, max_length: int) -> str:
-    """A user's token for a later generation: ``<token>-<nonce>-g<generation>`` (hashed when too long)."""
-    tail = f"{secrets.token_hex(6)}-g{generation}"
-    room = max_length - len(tail) - 1
-    if len(user_token) <= room:
-        return f"{user_token}-{tail}"
-    return f"{hashlib.sha256(user_token.encode()).hexdigest()[:room]}-{tail}"
 
 
 def pages(paginator: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
