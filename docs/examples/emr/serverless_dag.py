@@ -22,7 +22,7 @@ def daily_sessions():
         task_id="sessionize",
         application_id="{{ params.application_id }}",
         execution_role_arn="{{ params.role_arn }}",
-        name="sessionize-{{ ds }}",  # the job run is named "sessionize-2026-01-01 [<token>]"
+        name="sessionize-{{ ds }}",  # kept as is; the token goes in the airflow-resumable-token tag
         job_driver={
             "sparkSubmit": {
                 "entryPoint": "s3://analytics/jobs/sessionize.py",
