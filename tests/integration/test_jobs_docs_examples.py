@@ -16,7 +16,8 @@ DATABRICKS = EXAMPLES / "databricks_dag.py"
 
 
 def test_every_jobs_example_is_run_here() -> None:
-    assert {p.name for p in EXAMPLES.glob("*.py")} == {TOY.name, DATABRICKS.name}
+    provider_author = {"provider_author.py", "provider_author_service.py"}  # test_provider_author_example.py
+    assert {p.name for p in EXAMPLES.glob("*.py")} == {TOY.name, DATABRICKS.name} | provider_author
 
 
 @pytest.mark.parametrize("dag_id", ["toy_job", "toy_job_deferrable"])
