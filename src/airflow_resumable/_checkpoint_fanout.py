@@ -1,5 +1,5 @@
-"""Work that finishes out of order (thread pools, async fan-out): :meth:`remaining` hands out positions,
-:meth:`done`/:meth:`track` record them in any order, and :meth:`map` does both for an executor.
+"""Work that finishes out of order (thread pools, async fan-out): `remaining()` hands out positions,
+`done()`/`track()` record them in any order, and `map()` does both for an executor.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ R = TypeVar("R")
 
 
 class _Future(Protocol):
-    """A ``concurrent.futures.Future`` or an ``asyncio.Future``: what :meth:`CheckpointFanOut.track` needs."""
+    """A ``concurrent.futures.Future`` or an ``asyncio.Future``: what `track()` needs."""
 
     def add_done_callback(self, fn: Callable[[Any], object], /) -> None: ...
 
@@ -41,7 +41,7 @@ class CheckpointFanOut(CheckpointCore):
     def remaining(self, items: Iterable[T]) -> Iterator[tuple[int, T]]:
         """``(position, item)`` for every item not finished yet, for work that completes out of order.
 
-        The n-th item has position n. Nothing is marked done here: call :meth:`done` (or :meth:`track`) with
+        The n-th item has position n. Nothing is marked done here: call `done()` (or `track()`) with
         the position when the item's work has succeeded.
         """
         self._ensure_loaded()
@@ -68,8 +68,9 @@ class CheckpointFanOut(CheckpointCore):
         """Mark the item at ``position`` done, in any order. Thread-safe.
 
         Only the lowest contiguous finished position is committed; positions finished above it are kept
-        as compact runs, so a retry skips them too. Marking a position twice has no effect. Raises
-        :class:`~airflow_resumable.CheckpointError` outside the ``with`` block (it would not be saved).
+        as compact runs, so a retry skips them too. Marking a position twice has no effect. After the
+        ``with`` block ended it raises [`CheckpointError`][airflow_resumable.errors.CheckpointError] (it
+        would not be saved).
         """
         self._check_done_position(position)
         self._raise_deferred()
@@ -79,7 +80,7 @@ class CheckpointFanOut(CheckpointCore):
                 self._commit_locked()
 
     async def adone(self, position: int) -> None:
-        """:meth:`done` for async code: a due commit does not block the event loop."""
+        """`done()` for async code: a due commit does not block the event loop."""
         self._check_done_position(position, "adone")
         self._raise_deferred()
         with self._lock:
@@ -89,7 +90,7 @@ class CheckpointFanOut(CheckpointCore):
             await self._acommit()
 
     def track(self, position: int, future: F) -> F:
-        """Call :meth:`done` for ``position`` when ``future`` succeeds (not when it fails or is cancelled).
+        """Call `done()` for ``position`` when ``future`` succeeds (not when it fails or is cancelled).
 
         Works with ``concurrent.futures`` futures (the commit then runs in the worker thread). An error
         while recording is raised by the next ``done()``/``commit()`` or when the with block ends. The
@@ -121,7 +122,7 @@ class CheckpointFanOut(CheckpointCore):
     ) -> Iterator[R]:
         """Run ``fn(item)`` in ``executor`` for every item not finished yet; yield the results in order.
 
-        The pool-safe form of ``executor.map(fn, ckpt.iterate(items))`` (which :meth:`iterate` refuses:
+        The pool-safe form of ``executor.map(fn, ckpt.iterate(items))`` (which `iterate()` refuses:
         the pool takes every item before any work on it ran). Each item is recorded done when its call
         returns, in whatever order the calls finish; at most ``in_flight`` calls (default: twice the
         executor's workers) are submitted ahead of the result being read. When a call raises, the calls

@@ -72,11 +72,13 @@ class Checkpointer(CheckpointFanOut, CheckpointBlock, CheckpointLoops, Checkpoin
     :param key: the task-store key, unique within the task (each mapped task instance has its own keys).
     :param initial: the position before any item is done. ``None`` (the default) means nothing is done;
         with the default positions it behaves like ``0``.
-    :param commit: when to write, a :class:`~airflow_resumable.CommitPolicy` such as ``every(100)``. The
-        default ``every(1000) | every_seconds(30)`` bounds what a retry redoes after a hard crash.
+    :param commit: when to write, a [`CommitPolicy`][airflow_resumable.cadence.CommitPolicy] such as
+        ``every(100)``. The default, [`cost_aware(30)`][airflow_resumable.cadence.cost_aware], bounds what a
+        retry redoes after a hard crash to about 30 s of work.
     :param store: the task state store; by default the running task's ``task_state_store``.
-    :param codec: turns positions into JSON and back; the default :class:`~airflow_resumable.TypedCodec`
-        handles int, str, aware datetime, date, Decimal, UUID, and tuples, lists and dicts of these.
+    :param codec: turns positions into JSON and back; the default,
+        [`TypedCodec`][airflow_resumable._codec.TypedCodec], handles int, str, aware datetime, date, Decimal,
+        UUID, and tuples, lists and dicts of these.
     :param fingerprint: a string or JSON-able value describing the inputs (a file list, a query, a code
         version). Stored progress with another fingerprint is discarded with a warning. In a mapped task
         the input of the map index (its ``expand()`` arguments) is always part of the fingerprint, so a
@@ -86,8 +88,8 @@ class Checkpointer(CheckpointFanOut, CheckpointBlock, CheckpointLoops, Checkpoin
     :param clear_on_success: delete the key when the block ends normally (default), so a later
         clear-and-rerun starts fresh; with ``False`` the final position is written instead.
     :param on_commit_error: what happens when a write still fails after its retries: ``"raise"`` (default)
-        a :class:`~airflow_resumable.CommitError`, or ``"warn"``: log a warning saying how many items are
-        now uncommitted, and carry on.
+        a [`CommitError`][airflow_resumable.errors.CommitError], or ``"warn"``: log a warning saying how
+        many items are now uncommitted, and carry on.
     """
 
     def __init__(
@@ -271,7 +273,7 @@ class Checkpointer(CheckpointFanOut, CheckpointBlock, CheckpointLoops, Checkpoin
         when it is caught inside the block (a tenacity ``@retry`` around the loop): the next loop, or the
         retry, starts with it. Drive it with a ``for`` statement that does the work in its body: consumers
         that take items ahead of the work (``list()``, a pool's ``map()``) are refused with
-        :class:`~airflow_resumable.CheckpointError`; use :meth:`map` or :meth:`remaining` for pools.
+        [`CheckpointError`][airflow_resumable.errors.CheckpointError]; use `map()` or `remaining()` for pools.
 
         Without ``key`` the n-th item has position n; the input must yield the same items in the same order
         on every try (give a ``fingerprint`` to be warned when it does not). With ``key`` (a function of the
@@ -289,7 +291,7 @@ class Checkpointer(CheckpointFanOut, CheckpointBlock, CheckpointLoops, Checkpoin
     def aiterate(
         self, items: Iterable[T] | AsyncIterable[T], *, key: Callable[[T], Any] | None = None
     ) -> AsyncIterator[T]:
-        """:meth:`iterate` for ``async for``, over a sync or an async iterable; commits without blocking."""
+        """`iterate()` for ``async for``, over a sync or an async iterable; commits without blocking."""
         self._require_open("aiterate()", "async")
         run, place = self._new_run(key, items, is_async=True)
         loop: AsyncLoop[T] = AsyncLoop(self, run, place, items)
@@ -304,7 +306,7 @@ class Checkpointer(CheckpointFanOut, CheckpointBlock, CheckpointLoops, Checkpoin
             self.commit()
 
     async def aadvance(self, position: Any, *, items: int = 1) -> None:
-        """:meth:`advance` for async code: a due commit does not block the event loop."""
+        """`advance()` for async code: a due commit does not block the event loop."""
         if self._record_advance(position, items):
             await self.acommit()
 
@@ -317,7 +319,7 @@ class Checkpointer(CheckpointFanOut, CheckpointBlock, CheckpointLoops, Checkpoin
             self._commit_locked()
 
     async def acommit(self) -> None:
-        """:meth:`commit` without blocking the event loop."""
+        """`commit()` without blocking the event loop."""
         await self._aensure_loaded()
         self._raise_deferred()
         await self._acommit()
@@ -334,7 +336,7 @@ class Checkpointer(CheckpointFanOut, CheckpointBlock, CheckpointLoops, Checkpoin
         self._after_reset()
 
     async def areset(self) -> None:
-        """:meth:`reset` without blocking the event loop."""
+        """`reset()` without blocking the event loop."""
         self._settle_runs("reset()")
         try:
             await self._key_io().adelete()
