@@ -32,7 +32,13 @@ here.
 from __future__ import annotations
 
 from airflow_resumable.jobs.emr_containers import EmrContainerOperator
+from airflow_resumable.jobs.emr_create import EmrCreateJobFlowOperator
 from airflow_resumable.jobs.emr_serverless import EmrServerlessStartJobOperator
 from airflow_resumable.jobs.emr_steps import EmrAddStepsOperator
 
-__all__ = ["EmrAddStepsOperator", "EmrContainerOperator", "EmrServerlessStartJobOperator"]
+__all__ = [
+    "EmrAddStepsOperator",
+    "EmrContainerOperator",
+    "EmrCreateJobFlowOperator",
+    "EmrServerlessStartJobOperator",
+]

@@ -24,6 +24,7 @@ from conformance_helpers import flavour, xcom_keys
 import aws_servers
 import moto_server
 from airflow_resumable.jobs import _emr_common as common
+from airflow_resumable.jobs import emr
 from airflow_resumable.jobs import emr_create as ours
 
 THEIRS = provider.EmrCreateJobFlowOperator
@@ -103,6 +104,7 @@ def test_class_surface_is_the_providers(make):
         assert getattr(op, name) == getattr(THEIRS, name), name
     assert [type(link) for link in op.operator_extra_links] == [type(x) for x in THEIRS.operator_extra_links]
     assert isinstance(op, THEIRS)
+    assert emr.EmrCreateJobFlowOperator is ours.EmrCreateJobFlowOperator  # importable beside the others
 
 
 @pytest.mark.parametrize(

@@ -124,7 +124,7 @@ def matrix(aws: str, _airflow_sandbox_session: Any) -> dict[tuple[str, str], Sid
             tasks[task_id] = (base, crash.body, _kwargs(names[task_id], crash.kwargs))
     source = dag_source(
         operator="EmrCreateJobFlowOperator",
-        ours_module="airflow_resumable.jobs.emr_create",
+        ours_module="airflow_resumable.jobs.emr",
         theirs_module="airflow.providers.amazon.aws.operators.emr",
         forget="forget_cluster",
         job_id="self._job_flow_id",

@@ -14,7 +14,7 @@ from typing import Any
 from airflow.providers.amazon.aws.operators import emr as provider
 from airflow.sdk import dag
 
-from airflow_resumable.jobs.emr_create import EmrCreateJobFlowOperator
+from airflow_resumable.jobs.emr import EmrCreateJobFlowOperator
 
 CLUSTER: dict[str, Any] = {
     "ReleaseLabel": "emr-7.1.0",
