@@ -87,22 +87,20 @@ def airflow_deployment_env(chaos_databricks: HeldDatabricks) -> dict[str, str]:
 
 @pytest.fixture(scope="package")
 def airflow_deployment(
-    tmp_path_factory: pytest.TempPathFactory, airflow_deployment_env: dict[str, str]
+    request: pytest.FixtureRequest, airflow_deployment_env: dict[str, str]
 ) -> Iterator[AirflowDeployment]:
     """The plugin's fixture, for this package only (the same deployment, stopped after the last test)."""
     from airflow_resumable.testing import AirflowDeployment
 
-    deployment = AirflowDeployment(tmp_path_factory.mktemp("deployment"), env=airflow_deployment_env)
-    try:
-        yield deployment.start()
-    finally:
-        deployment.stop()
+    yield from AirflowDeployment.for_pytest(request, airflow_deployment_env)
 
 
-@pytest.fixture(scope="session")
-def chaos_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where the chaos DAGs write what they did (world-writable: tasks run as this user anyway)."""
-    return tmp_path_factory.mktemp("chaos-out")
+@pytest.fixture(scope="package")
+def chaos_out(airflow_deployment: AirflowDeployment) -> Path:
+    """Where the chaos DAGs write what they did: beside the deployment, whose folder outlives pytest's."""
+    out = airflow_deployment.root / "chaos-out"
+    out.mkdir(exist_ok=True)
+    return out
 
 
 @pytest.fixture

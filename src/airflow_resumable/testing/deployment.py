@@ -29,13 +29,15 @@ from __future__ import annotations
 import atexit
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -104,6 +106,7 @@ class AirflowDeployment:
         self.dags_folder = self.root / "dags"
         self.logs_folder = self.root / "logs"
         self.task_logs_folder = self.root / "task_logs"
+        self.workdir = self.root / f"run-{self.id}"  # every process works here: how stop() finds them
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.heartbeat_timeout = heartbeat_timeout
@@ -156,7 +159,7 @@ class AirflowDeployment:
         """
         if self.started:
             return self
-        for folder in (self.home, self.dags_folder, self.logs_folder, self.task_logs_folder):
+        for folder in (self.home, self.dags_folder, self.logs_folder, self.task_logs_folder, self.workdir):
             folder.mkdir(parents=True, exist_ok=True)
         atexit.register(self.stop)
         self.started = True
@@ -164,11 +167,13 @@ class AirflowDeployment:
             if self._database_url is None:
                 self._postgres = EmbeddedPostgres()
                 self._database_url = self._postgres.url
-            self._reaper = start_reaper(self.id, self._postgres.folder if self._postgres else None)
+            pgdata = self._postgres.folder if self._postgres else None
+            self._reaper = start_reaper(self.id, self.workdir, pgdata, self.logs_folder / "reaper.log")
             env = self.environment()
             self._migrate(env, timeout)
             for name in COMPONENTS:
-                self.components[name] = Component(name, [name], env, self.logs_folder / f"{name}.log")
+                log = self.logs_folder / f"{name}.log"
+                self.components[name] = Component(name, [name], env, log, self.workdir)
             self.components["api-server"].start()
             self._wait(lambda: self.api.healthy() or None, timeout, "the api-server to answer")
             for name in COMPONENTS[1:]:
@@ -209,12 +214,14 @@ class AirflowDeployment:
         self.api.close()
         for component in reversed(list(self.components.values())):
             component.kill(signal.SIGTERM, grace=3.0)
-        kill_marked(self.id, grace=3.0)
+        kill_marked(self.id, self.workdir, grace=3.0)
         if self._postgres is not None:
             self._postgres.stop()
         if self._reaper is not None:
             self._reaper.kill()
             self._reaper.wait()
+            if self._reaper.stdin is not None:
+                self._reaper.stdin.close()
         atexit.unregister(self.stop)
 
     def __enter__(self) -> AirflowDeployment:
@@ -222,6 +229,25 @@ class AirflowDeployment:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    @classmethod
+    def for_pytest(cls, request: Any, env: Mapping[str, str]) -> Iterator[AirflowDeployment]:
+        """Start a deployment for a pytest fixture (``yield from``), stop it when the fixture ends.
+
+        Its folder is in the system temp folder, not pytest's (pytest deletes old session folders, also
+        while a long session of another run still works in one). It is deleted after the session when no
+        test failed, and kept (with its logs) otherwise.
+        """
+        root = Path(tempfile.mkdtemp(prefix="airflow-deployment-"))
+        deployment = cls(root, env=env)
+        try:
+            yield deployment.start()
+        finally:
+            deployment.stop()
+            if request.session.testsfailed:
+                print(f"\nAirflowDeployment logs kept in {root}")
+            else:
+                shutil.rmtree(root, ignore_errors=True)
 
     # -- components --------------------------------------------------------------------------------------
     def kill_component(self, name: str, sig: int = signal.SIGKILL) -> None:

@@ -2,9 +2,12 @@
 components, and the clean-up that stops all of them whatever way the test session ends.
 
 Every process a deployment starts (and every process those start: LocalExecutor workers, task processes,
-serve-logs) carries the environment variable :data:`MARKER` set to the deployment's id, so the clean-up
-finds them even after their parent died (an orphaned task process after a supervisor kill is re-parented to
-init). Three layers stop them: the pytest fixture's finalizer, an ``atexit`` hook, and a small reaper
+serve-logs) runs in the deployment's own working folder and carries the environment variable
+:data:`MARKER` set to the deployment's id, so the clean-up finds them even after their parent died (an
+orphaned task process after a supervisor kill is re-parented to init). Both marks are needed: Airflow sets
+process titles (``setproctitle``), which overwrites what ``/proc/<pid>/environ`` shows.
+
+Three layers stop them: the pytest fixture's finalizer, an ``atexit`` hook, and a small reaper
 process that notices when the test process itself disappears (SIGKILL, a closed terminal) and stops the
 rest.
 """
@@ -38,8 +41,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def marked(deployment_id: str) -> list[Any]:
-    """Every live process whose environment carries ``MARKER=deployment_id`` (``psutil.Process`` objects)."""
+def marked(deployment_id: str, workdir: Path) -> list[Any]:
+    """Every live process of the deployment: working in ``workdir`` or with ``MARKER=deployment_id``."""
     import psutil  # type: ignore[import-untyped,unused-ignore]
 
     found = []
@@ -47,21 +50,22 @@ def marked(deployment_id: str) -> list[Any]:
         if proc.pid == os.getpid():
             continue
         try:
-            if proc.environ().get(MARKER) == deployment_id:
+            # the folder may be gone (a removed temp folder): its name still carries the id
+            if workdir.name in proc.cwd() or proc.environ().get(MARKER) == deployment_id:
                 found.append(proc)
         except (psutil.Error, OSError):
             continue
     return found
 
 
-def kill_marked(deployment_id: str, *, grace: float = 5.0) -> int:
+def kill_marked(deployment_id: str, workdir: Path, *, grace: float = 5.0) -> int:
     """SIGTERM every process of the deployment, SIGKILL what is left after ``grace`` seconds.
 
     Returns how many processes were found.
     """
     import psutil  # type: ignore[import-untyped,unused-ignore]
 
-    procs = marked(deployment_id)
+    procs = marked(deployment_id, workdir)
     for proc in procs:
         with contextlib.suppress(psutil.Error):
             proc.terminate()
@@ -85,6 +89,7 @@ class Component:
     args: list[str]
     env: dict[str, str]
     log_path: Path
+    workdir: Path
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
     _log: IO[bytes] | None = field(default=None, repr=False)
@@ -98,6 +103,7 @@ class Component:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "airflow", *self.args],
             env=self.env,
+            cwd=self.workdir,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -177,25 +183,25 @@ class EmbeddedPostgres:
         shutil.rmtree(self.folder.parent, ignore_errors=True)
 
 
-def start_reaper(deployment_id: str, pgdata: Path | None) -> subprocess.Popen[bytes]:
+def start_reaper(
+    deployment_id: str, workdir: Path, pgdata: Path | None, log: Path
+) -> subprocess.Popen[bytes]:
     """A watchdog that stops the deployment's processes once this process is gone.
 
-    It polls this process's id every second; when the test process dies without cleaning up (SIGKILL,
-    a closed terminal), it kills every marked process and stops PostgreSQL. Stopped with the deployment.
+    It waits for the end of a pipe that only this process holds: when the test process dies without
+    cleaning up (SIGKILL, a closed terminal), the kernel closes the pipe, and the watchdog kills every
+    process of the deployment and stops PostgreSQL. :meth:`AirflowDeployment.stop` stops it first.
     """
     code = (
-        "import os, sys, time, subprocess\n"
+        "import os, sys, subprocess\n"
+        "from pathlib import Path\n"
         "from airflow_resumable.testing.deployment_procs import kill_marked\n"
-        "parent, dep, pgdata, pgctl = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]\n"
-        "while True:\n"
-        "    try:\n"
-        "        os.kill(parent, 0)\n"
-        "    except ProcessLookupError:\n"
-        "        break\n"
-        "    time.sleep(1)\n"
-        "kill_marked(dep)\n"
+        "dep, workdir, pgdata, pgctl = sys.argv[1:5]\n"
+        "sys.stdin.buffer.read()  # returns when the test process is gone\n"
+        "print('test process gone: stopping deployment', dep, flush=True)\n"
+        "print('stopped', kill_marked(dep, Path(workdir)), 'processes', flush=True)\n"
         "if pgdata:\n"
-        "    subprocess.run([pgctl, '-D', pgdata, '-m', 'fast', 'stop'], capture_output=True,\n"
+        "    subprocess.run([pgctl, '-D', pgdata, '-m', 'fast', 'stop'],\n"
         "                   user='embedded_postgres' if os.geteuid() == 0 else None)\n"
     )
     pgctl = ""
@@ -204,11 +210,12 @@ def start_reaper(deployment_id: str, pgdata: Path | None) -> subprocess.Popen[by
 
         pgctl = str(POSTGRES_BIN_PATH / "pg_ctl")
     env = {k: v for k, v in os.environ.items() if k != MARKER}
-    return subprocess.Popen(
-        [sys.executable, "-c", code, str(os.getpid()), deployment_id, str(pgdata or ""), pgctl],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-c", code, deployment_id, str(workdir), str(pgdata or ""), pgctl],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )

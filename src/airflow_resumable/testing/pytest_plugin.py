@@ -108,11 +108,7 @@ def airflow_deployment_env() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def airflow_deployment(
-    tmp_path_factory: pytest.TempPathFactory, airflow_deployment_env: dict[str, str]
+    request: pytest.FixtureRequest, airflow_deployment_env: dict[str, str]
 ) -> Iterator[AirflowDeployment]:
     """A real Airflow deployment for the session; stopped at the end (also after a failure or Ctrl-C)."""
-    deployment = AirflowDeployment(tmp_path_factory.mktemp("deployment"), env=airflow_deployment_env)
-    try:
-        yield deployment.start()
-    finally:
-        deployment.stop()
+    yield from AirflowDeployment.for_pytest(request, airflow_deployment_env)
