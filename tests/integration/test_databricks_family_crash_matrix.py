@@ -63,7 +63,7 @@ class Crashing(Base):
         return super().monitor_databricks_job()
 
     def _handle_execution(self):  # SQL statements: polling, after the statement id was stored (ours)
-        if CRASH in ("after_submit", "before_poll") and self.try_number == 1:
+        if CRASH in ("after_submit", "before_poll", "rename") and self.try_number == 1:
             raise Crash("worker died before polling the statement")
         return super()._handle_execution()
 
@@ -145,12 +145,19 @@ def test_notebook_failed_run_is_followed_by_a_new_run(airflow_sandbox, databrick
     assert [run.token[-3:] for run in databricks.created] == ["-g1", "-g2"]
 
 
-def test_notebook_renamed_key_with_a_run_in_flight_reconnects(airflow_sandbox, databricks):
+@pytest.mark.parametrize(
+    ("operator", "key"),
+    [
+        ("DatabricksNotebookOperator", "databricks_run_id"),
+        ("DatabricksSQLStatementsOperator", "databricks_statement_id"),
+    ],
+)
+def test_renamed_key_with_a_job_in_flight_reconnects(airflow_sandbox, databricks, operator, key):
     extra = 'previous_external_id_keys=["legacy_run_id"]'
-    result = airflow_sandbox.run_dag(task_dag("DatabricksNotebookOperator", "rename", OURS, extra=extra))
+    result = airflow_sandbox.run_dag(task_dag(operator, "rename", OURS, extra=extra))
     assert result.states("job") == ["failed", "success"], result.output[-3000:]
-    assert len(databricks.created) == 1
-    assert set(result.task_state_keys("job")) == {"databricks_run_id", "databricks_run_id.intent"}
+    assert len(databricks.created) + len(jobs_api(databricks).statements) == 1
+    assert set(result.task_state_keys("job")) == {key, f"{key}.intent"}
     assert "Moved stored job state from a renamed external_id_key" in result.output
 
 
@@ -198,8 +205,14 @@ class Crash(Exception):
 
 
 class CrashingLaunch(LAUNCH):
+    if CRASH == "rename":
+        previous_external_id_keys = ("legacy_run_id",)
+
     def execute(self, context):
         self.try_number = context["ti"].try_number
+        if CRASH == "rename" and self.try_number == 1:
+            self.external_id_key = "legacy_run_id"  # the version deployed for try 1 used another key
+            self.previous_external_id_keys = ()
         return super().execute(context)
 
     def submit_job(self, context):  # ours only: run-now inside the write-ahead intent
@@ -209,7 +222,7 @@ class CrashingLaunch(LAUNCH):
         return run_id
 
     def _wait_for_job_to_start(self, run_id):  # both: after run-now
-        if CRASH in ("after_submit", "before_poll") and self.try_number == 1:
+        if CRASH in ("after_submit", "before_poll", "rename") and self.try_number == 1:
             raise Crash("worker died while waiting for the run to start")
         return super()._wait_for_job_to_start(run_id)
 
@@ -246,3 +259,16 @@ def test_workflow_launch_runs_created_by_a_crash_after_run_now(
     assert len(databricks.created) == runs
     last = databricks.created[-1].run_id
     assert result.task_state("g.launch", "databricks_workflow_run_id") == (last if who == "ours" else None)
+
+
+def test_workflow_launch_renamed_key_with_a_run_in_flight_reconnects(airflow_sandbox, databricks):
+    databricks.default_script = ["RUNNING"] * 4 + ["TERMINATED:SUCCESS"]
+    result = airflow_sandbox.run_dag(
+        WORKFLOW_DAG.format(crash="rename", launch="CreateDatabricksWorkflowOperator")
+    )
+    assert result.states("g.launch") == ["failed", "success"], result.output[-3000:]
+    assert len(databricks.created) == 1
+    assert len(databricks.requests_to("jobs/run-now")) == 1  # try 2 reconnected: no second run-now
+    keys = result.task_state_keys("g.launch")
+    assert set(keys) == {"databricks_workflow_run_id", "databricks_workflow_run_id.intent"}
+    assert "Moved stored job state from a renamed external_id_key" in result.output
