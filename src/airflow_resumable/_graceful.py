@@ -9,10 +9,10 @@ server says the task should stop (cleared, marked success/failed).
 
 How: while at least one Checkpointer block is open in the main thread, a SIGTERM handler is installed that
 first calls the previous handler (Airflow's, so ``on_kill()`` still runs) and then raises
-:class:`TaskStopping` in the main thread; the ``with`` block exits through it and writes the last
+``TaskStopping`` in the main thread; the ``with`` block exits through it and writes the last
 completed position. The previous handler is put back when the last block closes.
 
-:class:`TaskStopping` is a ``BaseException``, like ``KeyboardInterrupt`` and Airflow's own
+``TaskStopping`` is a ``BaseException``, like ``KeyboardInterrupt`` and Airflow's own
 ``AirflowTaskTimeout``: an ``except Exception`` in the loop body must not swallow a stop. Airflow treats it
 as a failed try (retried when retries are left).
 

@@ -1,7 +1,7 @@
 """Store access shared by every helper: finding the running task's stores, and writing to them safely.
 
-Helpers never talk to ``context["task_state_store"]`` directly; they go through :func:`task_store`,
-:func:`asset_store` and :func:`retrying`, so that the version guard, the "not inside a task" message and
+Helpers never talk to ``context["task_state_store"]`` directly; they go through ``task_store``,
+``asset_store`` and ``retrying``, so that the version guard, the "not inside a task" message and
 the retry policy for failed writes live in one place.
 """
 
@@ -83,7 +83,7 @@ def _parse_version(text: str) -> tuple[int, int]:
 
 @cache
 def require_airflow() -> None:
-    """Raise :class:`AirflowVersionError` unless Airflow 3.3 or newer is installed."""
+    """Raise ``AirflowVersionError`` unless Airflow 3.3 or newer is installed."""
     try:
         from importlib.metadata import version
 
@@ -119,7 +119,7 @@ def current_context() -> Mapping[str, Any] | None:
 
 
 def _from_context(name: str, who: str, kind: str, stand_in: str) -> tuple[Any, Mapping[str, Any]]:
-    """``context[name]`` of the running task, or :class:`NoStoreError` saying how to supply one."""
+    """``context[name]`` of the running task, or ``NoStoreError`` saying how to supply one."""
     require_airflow()
     context = current_context()
     found = None if context is None else context.get(name)
@@ -146,7 +146,7 @@ def task_store(store: TaskStore | None, *, who: str) -> TaskStore:
 def asset_store(asset: Any, store: AssetStore | None, *, who: str) -> AssetStore:
     """Return ``store``, or the running task's ``asset_state_store[asset]``.
 
-    Raises :class:`InvalidValueError` when the asset is not an inlet or outlet of the running task.
+    Raises ``InvalidValueError`` when the asset is not an inlet or outlet of the running task.
     """
     if store is not None:
         return store
@@ -266,7 +266,7 @@ def retrying(what: str, *, attempts: int = 4, max_wait: float = 2.0) -> tenacity
 
 
 def retry_call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Call ``fn`` under :func:`retrying`."""
+    """Call ``fn`` under ``retrying``."""
     return retrying(what)(fn, *args, **kwargs)
 
 

@@ -1,15 +1,17 @@
 """A real Airflow deployment for tests: PostgreSQL, ``api-server``, ``scheduler``, ``dag-processor`` and
 ``triggerer`` as separate processes with the LocalExecutor, on this machine.
 
-:class:`AirflowDeployment` is what proves a task resumes when its process is *really* killed, which
-``dag.test()`` (one process, crashes simulated by exceptions) cannot show::
+[`AirflowDeployment`][airflow_resumable.testing.AirflowDeployment] is what proves a task resumes when its
+process is *really* killed, which ``dag.test()`` (one process, crashes simulated by exceptions) cannot show:
 
-    with AirflowDeployment(tmp_path).start() as airflow:
-        airflow.add_dag(DAG_SOURCE, "my_dag")
-        run_id = airflow.trigger("my_dag")
-        airflow.wait_for_log("my_dag", run_id, "load", "processed item 500")
-        airflow.task_processes("my_dag", run_id, "load").task.kill()  # SIGKILL, as the OOM killer does
-        ti = airflow.wait_for_task("my_dag", run_id, "load", "success")
+```python
+with AirflowDeployment(tmp_path) as airflow:
+    airflow.add_dag(DAG_SOURCE, "my_dag")
+    run_id = airflow.trigger("my_dag")
+    airflow.wait_for_log("my_dag", run_id, "load", "processed item 500")
+    airflow.task_processes("my_dag", run_id, "load").task.kill()  # SIGKILL, as the OOM killer does
+    ti = airflow.wait_for_task("my_dag", run_id, "load", "success")
+```
 
 In a test suite use the session-scoped ``airflow_deployment`` pytest fixture instead: one deployment serves
 every test of the session (give each DAG its own dag_id), and it is stopped at the end of the session.
@@ -272,7 +274,8 @@ class AirflowDeployment:
     def add_dag(self, source: str, dag_id: str, *, timeout: float = 120.0) -> Path:
         """Write ``source`` to ``<dags folder>/<dag_id>.py`` and wait until ``dag_id`` is parsed.
 
-        Raises :class:`DeploymentError` with the import error when the file does not import.
+        Raises [`DeploymentError`][airflow_resumable.testing.DeploymentError] with the import error when
+        the file does not import.
         """
         path = self.dags_folder / f"{dag_id}.py"
         tmp = path.with_suffix(".tmp")

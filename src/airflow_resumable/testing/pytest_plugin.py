@@ -11,8 +11,9 @@ Fixtures:
 - ``airflow_sandbox``: a real Airflow 3.3 (SQLite) home, fresh for each test, whose ``run_dag(source)``
   runs a DAG with ``dag.test()`` and real retries.
 - ``airflow_deployment``: a real deployment (PostgreSQL, api-server, scheduler, dag-processor, triggerer,
-  LocalExecutor) shared by the whole session, see :class:`airflow_resumable.testing.AirflowDeployment`;
-  override the session fixture ``airflow_deployment_env`` to give its components extra environment.
+  LocalExecutor) shared by the whole session, see
+  [`AirflowDeployment`][airflow_resumable.testing.AirflowDeployment]; override the session fixture
+  ``airflow_deployment_env`` to give its components extra environment.
 
 Nothing here imports Airflow until a fixture is used, so installing the plugin costs other test suites
 nothing.
