@@ -206,3 +206,46 @@ def athena_queries_run_for(polls: int) -> Iterator[None]:
         yield
     finally:
         state_manager.unset_transition("athena::execution")
+
+
+# -- Step Functions ------------------------------------------------------------------------------------------
+def create_state_machine() -> str:
+    """A fresh standard state machine (moto: its executions are RUNNING until moved)."""
+    import json as _json
+    import uuid
+
+    definition = {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}
+    return str(
+        moto_server.client("stepfunctions").create_state_machine(
+            name=f"sm-{uuid.uuid4().hex[:12]}",
+            definition=_json.dumps(definition),
+            roleArn=moto_server.ROLE_ARN,
+        )["stateMachineArn"]
+    )
+
+
+def _state_machine(state_machine_arn: str) -> Any:
+    from moto.stepfunctions.models import stepfunctions_backends
+
+    return stepfunctions_backends[ACCOUNT_ID][REGION].describe_state_machine(state_machine_arn)
+
+
+def executions(state_machine_arn: str) -> list[Any]:
+    """Every execution of the state machine, oldest first (moto's model objects): what a run started."""
+    return list(_state_machine(state_machine_arn).executions)
+
+
+def set_execution_status(arn: str, status: str) -> None:
+    """Move an execution to ``status`` (``SUCCEEDED``, ``FAILED``, ``ABORTED``...)."""
+    machine = arn.replace(":execution:", ":stateMachine:").rsplit(":", 1)[0]
+    for execution in executions(machine):
+        if execution.execution_arn == arn:
+            execution.status = status
+            return
+    raise KeyError(arn)
+
+
+def forget_execution(arn: str) -> None:
+    """Remove an execution, as if Step Functions no longer knew it (90 days after it closed)."""
+    machine = _state_machine(arn.replace(":execution:", ":stateMachine:").rsplit(":", 1)[0])
+    machine.executions[:] = [e for e in machine.executions if e.execution_arn != arn]
