@@ -67,6 +67,11 @@ class EmrServerlessStartJobOperator(common.EmrDurable, _provider.EmrServerlessSt
     job_states = common.SERVERLESS_STATES
     default_job_name = "emr_serverless_job_airflow"
 
+    @property
+    def _seen_names(self) -> dict[str, str]:
+        """Job run id -> name, as status checks saw them (the name of a job this try reconnects to)."""
+        return cast("dict[str, str]", self.__dict__.setdefault("_seen_job_names", {}))
+
     def execute(self, context: Context, event: dict[str, Any] | None = None) -> str | None:
         """Durable start: decide, then reconnect, return, or submit once with the write-ahead token."""
         if not self.runs_durably(context):
@@ -135,8 +140,8 @@ class EmrServerlessStartJobOperator(common.EmrDurable, _provider.EmrServerlessSt
     def get_job_status(self, external_id: JsonValue, context: Context) -> str:
         """The job run's state from GetJobRun (retried on throttling; not found -> resubmit)."""
         run = self.hook.conn.get_job_run(applicationId=self.application_id, jobRunId=str(external_id))
-        if not self.name and run["jobRun"].get("name"):
-            self.name = str(run["jobRun"]["name"])  # as after the provider's submit: the job's name
+        if run["jobRun"].get("name"):
+            self._seen_names[str(external_id)] = str(run["jobRun"]["name"])
         return str(run["jobRun"]["state"])
 
     def poll_until_complete(self, external_id: JsonValue, context: Context) -> Any:
@@ -215,6 +220,8 @@ class EmrServerlessStartJobOperator(common.EmrDurable, _provider.EmrServerlessSt
 
     def _adopt(self, job_id: str, context: Context) -> None:
         """Make ``job_id`` this try's job: ``on_kill`` cancels it and the extra links point at it."""
+        if not self.name and job_id in self._seen_names:
+            self.name = self._seen_names[job_id]  # as after the provider's submit: the job's name
         if self.job_id == job_id:
             return
         self.job_id = job_id

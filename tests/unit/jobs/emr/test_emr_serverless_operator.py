@@ -321,3 +321,30 @@ def test_a_job_whose_id_was_never_stored_is_found_by_its_name_and_token_tag(appl
     decision = _op(application, name=name).decide(retry_context(2))
 
     assert (decision.action, decision.external_id) == (Decision.RECONNECT, job_id)
+
+
+def test_a_resubmission_crashing_after_submit_is_found_again_by_its_own_name(application, retry_context):
+    """Found by the stateful search: the failed job's name leaked into the next generation's submission."""
+    first = _op(application, wait_for_completion=False).execute(retry_context(1))
+    moto_server.set_serverless_state(application, first, "FAILED")
+
+    class DiesAfterSubmit(EmrServerlessStartJobOperator):
+        def submit_job(self, context: Any) -> Any:
+            super().submit_job(context)
+            raise KeyboardInterrupt  # the worker dies before the id is stored
+
+    with pytest.raises(KeyboardInterrupt):
+        DiesAfterSubmit(
+            task_id="job",
+            application_id=application,
+            execution_role_arn=moto_server.ROLE_ARN,
+            job_driver={"sparkSubmit": {"entryPoint": "s3://bucket/job.py"}},
+            wait_for_completion=False,
+        ).execute(retry_context(2))
+    second = moto_server.serverless_job_runs(application)[-1]
+    moto_server.set_serverless_state(application, second.id, "RUNNING")
+
+    decision = _op(application).decide(retry_context(3))
+
+    assert second.name != moto_server.serverless_job_runs(application)[0].name
+    assert (decision.action, decision.external_id) == (Decision.RECONNECT, second.id)
