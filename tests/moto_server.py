@@ -166,6 +166,34 @@ class Requests:
         return [params for name, params in self.calls if name == operation]
 
 
+def honour_client_tokens(op: Any) -> None:
+    """Make ``op``'s client see what AWS does and moto does not: ``StartJobRun`` with a ``clientToken``
+    that was used before returns the job run it started then (EMR on EKS and EMR Serverless)."""
+
+    def existing(params: dict[str, Any], model: Any, **_: Any) -> Any:
+        body = json.loads(params["body"] or b"{}")
+        token = body.get("clientToken")
+        if model.service_model.service_name == "emr-containers":
+            runs = [r for r in _containers_backend().job_runs.values() if r.client_token == token]
+            answer = {"id": runs[0].id, "name": runs[0].name, "arn": runs[0].arn} if runs else None
+            if answer:
+                answer["virtualClusterId"] = runs[0].virtual_cluster_id
+        else:
+            runs = [r for r in serverless_job_runs(body["applicationId"]) if r.client_token == token]
+            answer = {"applicationId": body["applicationId"], "jobRunId": runs[0].id, "arn": runs[0].arn}
+            answer = answer if runs else None
+        if answer is None:
+            return None
+
+        class Response:
+            status_code = 200
+
+        return Response(), {**answer, "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    service = op.hook.conn.meta.service_model.service_name
+    op.hook.conn.meta.events.register(f"before-call.{service}.StartJobRun", existing)
+
+
 def api_calls(op: Any, service: str) -> list[str]:
     """A live list of the names of the API calls ``op``'s client makes from now on."""
     calls: list[str] = []

@@ -266,9 +266,7 @@ class EmrDurable(DurableJobMixin):
 
     def _submission_may_exist(self, decision: ResumeDecision) -> bool:
         """Also when the author's own token is sent: it may have been used by an earlier incarnation."""
-        base = getattr(super(), "_submission_may_exist", None)
-        repeated = bool(base(decision)) if base is not None else decision.repeats_submission
-        return repeated or (decision.token is not None and decision.token == self.user_token())
+        return super()._submission_may_exist(decision) or decision.token == self.user_token()
 
     # -- helpers for the operators ---------------------------------------------------------------------------
     def aws_args(self) -> dict[str, Any]:

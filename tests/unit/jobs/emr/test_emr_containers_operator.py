@@ -264,3 +264,20 @@ def test_a_context_without_store_runs_like_the_provider_with_a_warning(virtual_c
     assert (run.id, run.client_token) == (job_id, "given")
     assert common.TOKEN_TAG not in (run.tags or {})
     assert "crash recovery is disabled" in capsys.readouterr().out
+
+
+def test_a_users_token_that_aws_answers_with_a_failed_run_moves_to_the_next_generation(
+    virtual_cluster, retry_context
+):
+    first = _op(virtual_cluster, client_request_token="nightly", wait_for_completion=False)
+    job_id = first.execute(retry_context(1))
+    moto_server.set_containers_state(job_id, "FAILED")
+    retry_context()["task_state_store"].clear()  # the task's state is reset
+
+    again = _op(virtual_cluster, client_request_token="nightly", wait_for_completion=False)
+    moto_server.honour_client_tokens(again)  # AWS hands back the run it started for "nightly"
+    new_id = again.execute(retry_context(2))
+
+    runs = moto_server.containers_job_runs(virtual_cluster)
+    assert new_id != job_id and [run.id for run in runs] == [job_id, new_id]
+    assert runs[1].client_token.startswith("nightly-") and runs[1].client_token.endswith("-g2")
