@@ -297,10 +297,11 @@ def test_execute_complete(make, task_context, application, status):
 
 
 # -- contexts, XComs, lineage ----------------------------------------------------------------------------
-def test_a_mock_context_works_as_with_the_provider(make):
+@pytest.mark.parametrize("kind", ["mock", "plain dict"])
+def test_a_context_without_a_task_store_works_as_with_the_provider(make, kind):
     op = make(client_request_token="given")
     calls = moto_server.Requests(op, SERVICE)
-    assert op.execute(mock.MagicMock()) == op.job_id
+    assert op.execute(mock.MagicMock() if kind == "mock" else {}) == op.job_id
     assert calls.of("StartJobRun")[0]["clientToken"] == "given"
     assert "tags" not in calls.of("StartJobRun")[0]
 

@@ -243,6 +243,15 @@ def test_a_mock_context_works_as_with_the_provider(make, cluster):
     assert [s["Name"] for s in calls.of("AddJobFlowSteps")[0]["Steps"]] == ["step-0", "step-1"]
 
 
+@pytest.mark.parametrize("push", [True, False])
+def test_a_plain_dict_context_does_what_the_provider_does(make, push):
+    expected = outcome(make.provider(do_xcom_push=push).execute, {})
+    got = outcome(make(do_xcom_push=push).execute, {})
+    assert (got[0], type(got[1])) == (expected[0], type(expected[1]))
+    if expected[0] == "raised":
+        assert got == expected  # KeyError: 'ti', from pushing the cluster id
+
+
 def test_openlineage_injection_changes_the_steps_as_the_provider(make, task_context):
     ref, op, ref_calls, calls = _both(make, openlineage_inject_parent_job_info=True)
     ref.execute(task_context())
