@@ -154,7 +154,8 @@ def test_the_groups_tasks_monitor_their_task_in_the_launchs_run(flavour, databri
 
 
 @pytest.mark.parametrize(
-    ("script", "new_runs"), [(STARTED, 0), (["TERMINATED:SUCCESS"], 0), (["TERMINATED:FAILED"], 1)]
+    ("script", "new_runs"),
+    [(STARTED, 0), (["TERMINATED:SUCCESS"], 0), (["TERMINATED:FAILED"], 1), (["GONE"], 1)],
 )
 def test_a_launch_retry_after_an_earlier_try_ran_the_job(flavour, databricks, task_context, script, new_runs):
     databricks.default_script = STARTED

@@ -169,6 +169,17 @@ def test_sql_statement_crash_after_the_id_is_stored(airflow_sandbox, databricks,
     assert len(jobs_api(databricks).statements) == statements
 
 
+@pytest.mark.parametrize(("who", "module", "statements"), [("ours", OURS, 1), ("provider", PROVIDER, 2)])
+def test_sql_statement_deferrable_crash_before_deferring(
+    airflow_sandbox, databricks, who, module, statements
+):
+    jobs_api(databricks).default_statement_script = ["PENDING"] * 6 + ["RUNNING", "SUCCEEDED"]
+    source = task_dag("DatabricksSQLStatementsOperator", "before_defer", module, deferrable=True)
+    result = airflow_sandbox.run_dag(source)
+    assert result.states("job") == ["failed", "success"], result.output[-3000:]
+    assert len(jobs_api(databricks).statements) == statements
+
+
 def test_sql_statement_crash_inside_the_submit_window_runs_it_again_and_says_so(airflow_sandbox, databricks):
     """The one window no API lets us close: the POST succeeded, the worker died before storing the id."""
     result = airflow_sandbox.run_dag(task_dag("DatabricksSQLStatementsOperator", "after_submit", OURS))
