@@ -66,7 +66,15 @@ def create_app() -> FastAPI:
         if request.url.path.rstrip("/").split("/")[-1] == "api" or "/api/" in request.url.path:
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
         title = {401: "Not signed in", 403: "Access refused", 404: "Not found"}.get(exc.status_code, "Error")
-        body = f'<div class="card refused"><p>HTTP {exc.status_code}: {esc(exc.detail)}</p></div>'
+        why = {
+            401: "Sign in to Airflow first; this page uses the same session as the Airflow UI.",
+            403: "Airflow's auth manager refused this user: the progress views need read access to the DAG's "
+            "task instances, the Watermarks page read access to assets (as Airflow's state-store pages do).",
+        }.get(exc.status_code, "")
+        body = (
+            f'<div class="card refused"><p>HTTP {exc.status_code}: {esc(exc.detail)}</p>'
+            f'<p class="muted">{esc(why)}</p></div>'
+        )
         return HTMLResponse(page(title, body), status_code=exc.status_code, headers=exc.headers)
 
     @app.get("/api/ti/{dag_id}/{dag_run_id}/{task_id}", dependencies=TASK_ACCESS)

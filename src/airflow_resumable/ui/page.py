@@ -36,7 +36,7 @@ th[data-sort]{cursor:pointer;user-select:none}th[data-sort]:hover{color:var(--fg
 .s-failed,.s-upstream_failed,.s-cancelled{color:var(--bad);border-color:var(--bad)}
 .s-up_for_retry,.s-queued,.s-scheduled,.s-submitting{color:var(--warn);border-color:var(--warn)}
 .rewind{color:var(--bad)}.commit{color:var(--accent)}
-svg text{fill:var(--muted);font-size:11px}
+svg.timeline{max-width:100%;height:auto;display:block;margin:8px 0}svg text{fill:var(--muted);font-size:11px}
 .refused{border-color:var(--bad)}
 """
 

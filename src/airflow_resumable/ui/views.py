@@ -165,7 +165,9 @@ def _timeline(asset: AssetWatermarks) -> str:
     span = max(end - start, 1.0)
     width, left, lane = 720, 150, 26
     height = lane * len(keys) + 24
-    parts = [f'<svg class="timeline" viewBox="0 0 {width} {height}" width="100%" role="img">']
+    parts = [
+        f'<svg class="timeline" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img">'
+    ]
     for i, key in enumerate(keys):
         y = 14 + i * lane
         parts.append(f'<text x="0" y="{y + 4}">{esc(key[:22])}</text>')
@@ -222,7 +224,7 @@ def _asset_card(asset: AssetWatermarks) -> str:
         for k in view.keys
     )
     history = "".join(
-        f'<tr class="{e.event}"><td>{when(e.at)}</td><td class="{e.event}">{esc(e.event)}</td>'
+        f'<tr class="ev-{e.event}"><td>{when(e.at)}</td><td class="{e.event}">{esc(e.event)}</td>'
         f"<td><code>{esc(e.key)}</code></td><td><code>{esc(show(e.previous))}</code> → "
         f"<code>{esc(show(e.value))}</code></td><td>{esc(e.writer)}</td><td>{esc(e.reason)}</td></tr>"
         for e in reversed(asset.history)
