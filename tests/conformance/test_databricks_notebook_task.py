@@ -8,6 +8,7 @@ Each test runs for both operators, each as the provider's class, the durable dro
 from __future__ import annotations
 
 from typing import Any
+from unittest import mock
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, TaskDeferred
@@ -141,6 +142,13 @@ def test_no_cluster_is_refused_before_any_request(op_factory, databricks, task_c
 def test_a_plain_dict_context_without_store_runs_the_job(op_factory, databricks):
     assert op_factory(do_xcom_push=False).execute({}) is None
     assert len(databricks.created) == 1
+
+
+def test_a_mock_context_runs_the_job(op_factory, databricks):
+    context = mock.MagicMock()
+    assert op_factory().execute(context) is None
+    assert len(databricks.created) == 1
+    assert [c.kwargs["key"] for c in context["ti"].xcom_push.call_args_list] == ["run_id", "run_page_url"]
 
 
 # -- on_kill and deferrable ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ flavour: the durable drop-in differs only in what it writes to the task store an
 from __future__ import annotations
 
 from typing import Any
+from unittest import mock
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, TaskDeferred
@@ -72,6 +73,14 @@ def test_request_json_is_the_providers_without_any_token(sql_op, databricks, tas
         "parameters": [{"name": "x", "value": "1"}],
         "wait_timeout": "0s",
     }
+
+
+def test_a_plain_dict_or_mock_context_runs_the_statement(sql_op, databricks):
+    assert sql_op(do_xcom_push=False).execute({}) is None
+    context = mock.MagicMock()
+    assert sql_op().execute(context) is None
+    assert len(jobs_api(databricks).statements) == 2
+    assert [c.kwargs["key"] for c in context["ti"].xcom_push.call_args_list] == ["statement_id"]
 
 
 def test_no_xcom_without_do_xcom_push(sql_op, databricks, task_context):
