@@ -138,6 +138,24 @@ CRASHES: dict[str, Crash] = {
         1,
         1,
     ),
+    "state_reset": Crash(
+        """
+        def execute(self, context, *args, **kwargs):
+            if not first_try():
+                context["task_state_store"].clear()  # the documented way to force a new job
+            result = super().execute(context, *args, **kwargs)
+            if first_try():
+                raise RuntimeError("the task fails after its job succeeded")
+            return result
+
+        def poll_until_complete(self, external_id, context):
+            {finish}
+            return super().poll_until_complete(external_id, context)
+        """,
+        ["fresh", "fresh"],
+        2,
+        1,
+    ),
     "deferrable_crash": Crash(
         """
         def submit_job(self, context):
