@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 
-from airflow_resumable import Checkpointer, every
-from airflow_resumable import TaskStopping
+from airflow_resumable import Checkpointer, TaskStopping, every
 from airflow_resumable.testing import InMemoryStateBackend
 
 
