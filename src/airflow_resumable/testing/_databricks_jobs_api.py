@@ -101,7 +101,7 @@ def jobs_api(fake: FakeDatabricks) -> JobsApi:
     state = fake.__dict__.get("_jobs_api")
     if state is None:
         state = fake.__dict__["_jobs_api"] = JobsApi()
-    return state  # type: ignore[no-any-return]
+    return state
 
 
 def route(
@@ -308,10 +308,11 @@ def _sql(
             if not body.get(name):
                 raise _Error(400, "INVALID_PARAMETER_VALUE", f"Missing required field: {name}")
         script = api.statement_scripts.pop(0) if api.statement_scripts else list(api.default_statement_script)
-        statement = FakeStatement(f"01f0-{uuid.uuid4().hex[:24]}", dict(body), list(script))
-        api.statements.append(statement)
-        return 200, {"statement_id": statement.statement_id, "status": {"state": "PENDING"}}
+        new = FakeStatement(f"01f0-{uuid.uuid4().hex[:24]}", dict(body), list(script))
+        api.statements.append(new)
+        return 200, {"statement_id": new.statement_id, "status": {"state": "PENDING"}}
     statement_id, _, action = rest.partition("/")
+    statement: FakeStatement | None
     try:
         statement = api.statement(statement_id)
     except KeyError:
