@@ -15,12 +15,13 @@ succeeded (``SUCCEEDED``, or ``CLOSED``: succeeded and its result closed). A sta
 cancelled, or is unknown to the warehouse (Databricks forgets statements at least 12 hours after they end)
 is submitted again as a new generation.
 
-**The limit.** The Statement Execution API has no idempotency token and no way to look up an earlier
-submission by a marker (there is no ``client_request_id``; query history is not searchable by one), so the
-window between ``POST`` and storing the returned id cannot be closed: a worker that dies inside it makes
-the retry run the statement again. The drop-in keeps that window to the one HTTP round trip (the
-write-ahead intent is written before the ``POST``, the id stored before anything else, even the XCom), and
-a retry that finds such an unfinished submission logs a warning naming it. Make statements that must not
+**The limit.** The Statement Execution API has no idempotency token and no lookup of an earlier submission
+by a marker (no client request id; the query history API lists a warehouse's queries by time and status,
+not by a tag, and lags behind), so this operator does not search: the window between ``POST`` and storing
+the returned id stays open, and a worker that dies inside it makes the retry run the statement again.
+The drop-in keeps that window to the one HTTP round trip (the write-ahead intent is written before the
+``POST``, the id stored before anything else, even the XCom), and a retry that finds such an unfinished
+submission logs a warning naming it. Make statements that must not
 run twice idempotent themselves (``MERGE``, ``INSERT OVERWRITE``, ``CREATE ... IF NOT EXISTS``).
 """
 
@@ -93,7 +94,7 @@ class DatabricksSQLStatementsOperator(DurableJobMixin, _provider.DatabricksSQLSt
     def find_submitted_job(
         self, token: str, context: Context, *, submitted_at: datetime | None = None
     ) -> JsonValue | None:
-        """Nothing can be found (no token, no searchable marker): warn that the statement may run twice."""
+        """Nothing is searched (no token, no marker lookup): warn that the statement may run twice."""
         self.log.warning(
             "An earlier try may have submitted this SQL statement without storing its id; the Statement "
             "Execution API cannot find it, so it is submitted again",
