@@ -21,8 +21,8 @@ not by a tag, and lags behind), so this operator does not search: the window bet
 the returned id stays open, and a worker that dies inside it makes the retry run the statement again.
 The drop-in keeps that window to the one HTTP round trip (the write-ahead intent is written before the
 ``POST``, the id stored before anything else, even the XCom), and a retry that finds such an unfinished
-submission logs a warning naming it. Make statements that must not
-run twice idempotent themselves (``MERGE``, ``INSERT OVERWRITE``, ``CREATE ... IF NOT EXISTS``).
+submission logs a warning naming it. Make statements that must not run twice idempotent themselves
+(``MERGE``, ``INSERT OVERWRITE``, ``CREATE ... IF NOT EXISTS``).
 """
 
 from __future__ import annotations
