@@ -150,6 +150,14 @@ def test_progress_tab_moves_and_run_tab_lists_the_killed_and_resumed_task(
     browser.driver.switch_to.default_content()
     browser.shot("dag-run")
 
+    # A mapped task instance's tab: the UI fills in {MAP_INDEX}.
+    browser.open(f"/dags/{DAG_ID}/runs/{run_id}/tasks/export_part/mapped/1/plugin/resumable-progress")
+    _iframe(browser)
+    _wait_css(browser, ".checkpoint")
+    assert _bar(browser)[0] == 79
+    assert "Progress of export_part[1]" in browser.driver.find_element(By.TAG_NAME, "h1").text
+    browser.driver.switch_to.default_content()
+
 
 def test_watermarks_page_shows_the_rewind_and_its_reason(
     airflow_deployment: AirflowDeployment, browser: Browser

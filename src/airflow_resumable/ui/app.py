@@ -11,11 +11,15 @@ from typing import Annotated, Any
 
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 from airflow.api_fastapi.common.db.common import SessionDep  # noqa: TC002 (FastAPI reads it at runtime)
-from airflow.api_fastapi.core_api.security import requires_access_asset, requires_access_dag
+from airflow.api_fastapi.core_api.security import (
+    ReadableTIFilterDep,
+    requires_access_asset,
+    requires_access_dag,
+)
 from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from airflow_resumable.ui import data, views
+from airflow_resumable.ui import data, overview, views
 from airflow_resumable.ui.page import esc, page
 
 __all__ = ["create_app"]
@@ -58,7 +62,11 @@ def _run(session: Any, dag_id: str, dag_run_id: str) -> list[data.TaskProgress]:
 
 def create_app() -> FastAPI:
     """A new app with the plugin's routes."""
+    from airflow.api_fastapi.app import get_auth_manager
+
     app = FastAPI(title="airflow-resumable", docs_url=None, redoc_url=None, openapi_url=None)
+    # What AuthManagerDep reads from the app serving a request; LazyApp passes on the API server's own.
+    app.state.auth_manager = get_auth_manager()
 
     @app.exception_handler(HTTPException)
     async def _refusal(request: Request, exc: HTTPException) -> Any:
@@ -100,6 +108,16 @@ def create_app() -> FastAPI:
     def run_html(dag_id: str, dag_run_id: str, session: SessionDep) -> str:
         """The DAG run tab."""
         return views.run_html(dag_id, dag_run_id, _run(session, dag_id, dag_run_id))
+
+    @app.get("/api/overview", dependencies=TASK_ACCESS)
+    def overview_json(readable: ReadableTIFilterDep, session: SessionDep) -> dict[str, Any]:
+        """Running checkpointed task instances and possible orphaned jobs, in the DAGs the user may read."""
+        return overview.overview(session, set(readable.value or ())).to_json()
+
+    @app.get("/overview", dependencies=TASK_ACCESS, response_class=HTMLResponse)
+    def overview_html(readable: ReadableTIFilterDep, session: SessionDep) -> str:
+        """The "Resumable" page."""
+        return overview.overview_html(overview.overview(session, set(readable.value or ())))
 
     @app.get("/api/watermarks", dependencies=ASSET_ACCESS)
     def watermarks_json(session: SessionDep) -> dict[str, Any]:

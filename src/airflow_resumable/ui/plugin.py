@@ -27,6 +27,10 @@ class LazyApp:
             from airflow_resumable.ui.app import create_app
 
             self._app = create_app()
+        parent = getattr(scope.get("app"), "state", None)  # the API server's app that mounted this one
+        manager = getattr(parent, "auth_manager", None)
+        if manager is not None:
+            self._app.state.auth_manager = manager
         await self._app(scope, receive, send)
 
 
@@ -47,6 +51,12 @@ class ResumablePlugin(AirflowPlugin):
             "href": PREFIX + "/run/{DAG_ID}/{RUN_ID}",
             "destination": "dag_run",
             "url_route": "resumable-run",
+        },
+        {
+            "name": "Resumable",
+            "href": PREFIX + "/overview",
+            "destination": "nav",
+            "url_route": "resumable-overview",
         },
         {
             "name": "Watermarks",

@@ -106,10 +106,12 @@ def test_plugin_is_registered_with_its_views(login):
     plugins = client.get("/api/v2/plugins").json()["plugins"]
     (ours,) = [p for p in plugins if p["name"] == "airflow_resumable"]
     assert ours["fastapi_apps"][0]["url_prefix"] == "/resumable"
-    views = {v["destination"]: v for v in ours["external_views"]}
+    views = {v["destination"]: v for v in ours["external_views"] if v["name"] != "Resumable"}
     assert views["task_instance"]["href"] == "/resumable/ti/{DAG_ID}/{RUN_ID}/{TASK_ID}?map_index={MAP_INDEX}"
     assert views["dag_run"]["href"] == "/resumable/run/{DAG_ID}/{RUN_ID}"
     assert views["nav"]["href"] == "/resumable/watermarks"
+    (overview,) = [v for v in ours["external_views"] if v["name"] == "Resumable"]
+    assert (overview["destination"], overview["href"]) == ("nav", "/resumable/overview")
 
 
 def test_progress_tab_and_run_tab_of_a_resumed_and_a_failed_task(airflow_sandbox, login):
@@ -157,6 +159,15 @@ def test_job_intent_with_its_databricks_run(airflow_sandbox, login, databricks):
         assert job["link"].startswith("http") and job["link"] in html
     assert "password" not in html.lower() and 'token": "dapi' not in html
 
+    # The task failed while its run goes on: a possible orphan on the overview page.
+    found = client.get("/resumable/api/overview").json()
+    assert [(o["task_id"], o["external_id"]) for o in found["possible_orphans"]] == [
+        ("transform", run.run_id)
+    ]
+    assert found["running_checkpoints"] == []
+    page = client.get("/resumable/overview").text
+    assert 'class="count-orphans">1<' in page and "/dags/ui_spark/runs/" in page
+
 
 def test_watermarks_page_shows_commits_and_a_rewind_with_its_reason(airflow_sandbox, login):
     assert (
@@ -189,6 +200,7 @@ def test_watermarks_page_shows_commits_and_a_rewind_with_its_reason(airflow_sand
         "/resumable/api/run/ui_export/r",
         "/resumable/watermarks",
         "/resumable/api/watermarks",
+        "/resumable/overview",
     ],
 )
 def test_refused_by_the_auth_manager(login, path):
