@@ -69,6 +69,9 @@ class ResumeDecision:
     """For ``RESUBMIT``: the job that failed or that the backend no longer knows."""
     crash_recovery: bool = True
     """False when the context has no task state store: nothing was read and nothing will be written."""
+    reason: str | None = None
+    """For a ``RESUBMIT`` of a job that did not end on its own: why it is not reconnected to (a job
+    cancelled from outside, recorded in the intent, while the backend may still show it active)."""
 
     @property
     def submits(self) -> bool:
@@ -115,6 +118,8 @@ def span_attributes(decision: ResumeDecision) -> dict[str, Any]:
         attrs["resumable.external_id"] = str(known)
     if decision.status is not None:
         attrs["resumable.prior_status"] = decision.status
+    if decision.reason is not None:
+        attrs["resumable.resubmit_reason"] = decision.reason
     return attrs
 
 
@@ -150,6 +155,7 @@ def log_decision(log: Any, decision: ResumeDecision, external_id_key: str) -> No
             external_id=decision.previous_external_id,
             status=decision.status,
             job_not_found=decision.status is None,
+            **({"reason": decision.reason} if decision.reason is not None else {}),
             **own,
         )
     elif decision.repeats_submission:
@@ -205,14 +211,29 @@ def decide_with_store(op: DurableJobMixin, store: Any, context: Context) -> Resu
         if not op.is_job_not_found(exc):
             raise
         return op._new(Decision.RESUBMIT, context, seen + 1, previous_external_id=known_id)
-    if op.is_job_active(status):
+    # A job cancelled from outside (recorded in the intent) has ended for this task even while the backend
+    # still shows it active (Databricks: TERMINATING for a while): never reconnect to it. Its success stands.
+    cancelled = _intent.cancellation(intent, known_id)
+    if op.is_job_active(status) and cancelled is None:
         return ResumeDecision(Decision.RECONNECT, known_id, status, max(seen, 1), token)
     if op.is_job_succeeded(status):
         return ResumeDecision(Decision.ALREADY_SUCCEEDED, known_id, status, max(seen, 1), token)
     decision = op._new(Decision.RESUBMIT, context, seen + 1, previous_external_id=known_id)
     return ResumeDecision(
-        decision.action, None, status, decision.generation, decision.token, previous_external_id=known_id
+        decision.action,
+        None,
+        status,
+        decision.generation,
+        decision.token,
+        previous_external_id=known_id,
+        reason=_cancelled_reason(cancelled) if cancelled is not None else None,
     )
+
+
+def _cancelled_reason(mark: Mapping[str, Any]) -> str:
+    """The log's ``reason`` for a job cancelled from outside, from the intent's mark."""
+    said = f": {mark['reason']}" if mark.get("reason") else ""
+    return f"cancelled from outside by {mark.get('by') or 'an unknown user'} at {mark.get('at') or '?'}{said}"
 
 
 def _find_submitted(op: DurableJobMixin, intent: Mapping[str, Any], context: Context) -> JsonValue | None:

@@ -8,6 +8,9 @@ Before a durable operator submits, it stores an *intent* under ``<external_id_ke
 ```
 
 and, once the backend answered, the same record with ``"state": "submitted"`` and ``"external_id"``.
+A job cancelled from outside (``airflow-resumable state orphans --cancel``) is recorded in the same intent as
+``"cancelled": {"external_id", "at", "by", "reason"}`` (the state stays ``"submitted"``); the next try
+treats that job as ended and submits a new generation, whose intent starts without the mark.
 A retry reads the token from here: the token is never re-derived, because every generation's token holds
 a random part (a nonce). A task whose state was deleted (or wiped by ``clear_on_success``, or whose DAG
 run was re-created with the same run_id) therefore gets a new token, and the backend a new job, instead of
@@ -26,9 +29,12 @@ from typing import Any, cast
 from airflow_resumable.errors import InvalidValueError
 
 __all__ = [
+    "CANCELLED",
+    "ID_ONLY_KEYS",
     "INTENT_SUFFIX",
     "SUBMITTED",
     "SUBMITTING",
+    "cancellation",
     "derived_token",
     "new_intent",
     "parse_intent",
@@ -41,6 +47,12 @@ INTENT_SUFFIX = ".intent"
 
 SUBMITTING = "submitting"
 SUBMITTED = "submitted"
+
+CANCELLED = "cancelled"
+"""The intent field recording a cancellation from outside: ``{"external_id", "at", "by", "reason"}``."""
+
+ID_ONLY_KEYS = ("databricks_run_id", "databricks_run_now_id", "glue_job_run_id", "redshift_statement_id")
+"""Keys the providers' own resumable operators store a job id under, without an intent."""
 
 NONCE_CHARS = 12
 """Hex characters of randomness in every token (48 bits)."""
@@ -103,7 +115,8 @@ def new_intent(generation: int, token: str) -> dict[str, Any]:
 
 
 def parse_intent(raw: object) -> dict[str, Any] | None:
-    """``raw`` if it is a readable intent, else ``None``."""
+    """``raw`` if it is a readable intent (a copy with every field, the ``cancelled`` mark included), else
+    ``None``. A malformed mark does not make the intent unreadable; ``cancellation()`` does not see it."""
     if not isinstance(raw, Mapping):
         return None
     generation = raw.get("generation")
@@ -116,6 +129,19 @@ def parse_intent(raw: object) -> dict[str, Any] | None:
         and raw.get("state") in (SUBMITTING, SUBMITTED)
     )
     return cast("dict[str, Any]", dict(raw)) if ok else None
+
+
+def cancellation(intent: Mapping[str, Any] | None, external_id: object) -> dict[str, Any] | None:
+    """The cancellation ``intent`` records for the job ``external_id``; ``None`` if it records none for it.
+
+    A mark for another job (an older generation's) is not a cancellation of this one.
+    """
+    mark = intent.get(CANCELLED) if intent is not None else None
+    if not isinstance(mark, Mapping) or "external_id" not in mark or external_id is None:
+        return None
+    if mark["external_id"] != external_id:
+        return None
+    return dict(mark)
 
 
 def submitted_at(intent: Mapping[str, Any]) -> datetime | None:

@@ -17,7 +17,14 @@ from typing import Any
 
 from airflow_resumable import _store
 from airflow_resumable.errors import InvalidValueError
-from airflow_resumable.jobs._intent import INTENT_SUFFIX, SUBMITTED, SUBMITTING, parse_intent
+from airflow_resumable.jobs._intent import (
+    CANCELLED,
+    INTENT_SUFFIX,
+    SUBMITTED,
+    SUBMITTING,
+    cancellation,
+    parse_intent,
+)
 
 __all__ = ["accepts_retention", "check_keys", "read_state", "record_submitted", "write"]
 
@@ -66,8 +73,13 @@ def write(store: Any, key: str, value: Any, *, what: str, owner: str, never_expi
 
 
 def record_submitted(store: Any, key: str, intent: dict[str, Any], external_id: Any, *, owner: str) -> None:
-    """Store a submitted job: the intent (with the id) first, then the id under ``key``."""
+    """Store a submitted job: the intent (with the id) first, then the id under ``key``.
+
+    A cancellation mark the intent holds for another job is dropped: it must not follow a new job.
+    """
     done = {**intent, "state": SUBMITTED, "external_id": external_id}
+    if CANCELLED in done and cancellation(done, external_id) is None:
+        del done[CANCELLED]
     write(store, key + INTENT_SUFFIX, done, what="submission intent", owner=owner, never_expire=True)
     write(store, key, external_id, what="job id", owner=owner)
 
