@@ -22,7 +22,16 @@ from airflow_resumable._checkpoint_ranges import Ranges
 from airflow_resumable._codec import Codec, TypedCodec, describe
 from airflow_resumable.errors import CheckpointError, InvalidValueError
 
-__all__ = ["MAX_PENDING_RANGES", "MAX_VALUE_BYTES", "VERSION", "Saved", "dump", "fingerprint_of", "load"]
+__all__ = [
+    "MAX_PENDING_RANGES",
+    "MAX_VALUE_BYTES",
+    "VERSION",
+    "Saved",
+    "dump",
+    "fingerprint_of",
+    "is_record",
+    "load",
+]
 
 VERSION = 1
 MAX_VALUE_BYTES = 65535
@@ -92,9 +101,18 @@ def dump(
     return value
 
 
+def is_record(raw: Any) -> bool:
+    """Whether a stored value has the shape of a Checkpointer record (what :func:`load` accepts as one).
+
+    For readers that scan a task's keys (the ``airflow-resumable state checkpoints`` command); it does not
+    decode the position or check the version: :func:`load` does.
+    """
+    return isinstance(raw, dict) and "position" in raw and isinstance(raw.get("items_done"), int)
+
+
 def load(key: str, raw: Any, codec: Codec[Any]) -> Saved:
     """Read a stored checkpoint back; :class:`CheckpointError` if ``raw`` is not one."""
-    if not isinstance(raw, dict) or "position" not in raw or not isinstance(raw.get("items_done"), int):
+    if not is_record(raw):
         raise CheckpointError(
             f"Key {key!r} in task_state_store holds {describe(raw)}, which is not a checkpoint written by "
             "Checkpointer. Use another key, or delete this one if it is left over from older code."

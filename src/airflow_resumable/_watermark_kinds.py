@@ -8,14 +8,14 @@ encoded with a :class:`~airflow_resumable.Codec` (the :class:`~airflow_resumable
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Literal
 
 from airflow_resumable._codec import Codec, JsonValue, TypedCodec, check_wire, describe, require_aware
 from airflow_resumable.errors import InvalidValueError
 
-__all__ = ["Clock", "Kind", "Ordering", "kind_for"]
+__all__ = ["Clock", "Kind", "Ordering", "kind_for", "stored_kind"]
 
 Clock = Callable[[], datetime]
 Ordering = Literal["natural", "lexicographic"]
@@ -262,5 +262,23 @@ def kind_for(initial: Any, *, ordering: str, codec: Codec[Any] | None, what: str
         raise InvalidValueError(
             f"{what}: the codec does not round-trip initial=: {describe(checked)} came back as "
             f"{describe(round_trip)}. decode(encode(v)) must equal v."
+        )
+    return kind
+
+
+def stored_kind(raw: Mapping[str, Any], what: str) -> Kind:
+    """The :class:`Kind` a stored watermark record was written with, from its value and ``type``.
+
+    A Watermark knows its kind from ``initial=``; from outside a task (the ``airflow-resumable state
+    watermark`` command) only the record tells. The value is decoded with the default codec and must come
+    back as the recorded type: a record written with a custom ``codec=`` cannot be read here.
+    """
+    value = TypedCodec().decode(raw.get("value"))
+    ordering = "lexicographic" if isinstance(value, str) else "natural"
+    kind = kind_for(value, ordering=ordering, codec=None, what=what)
+    if kind.name != raw.get("type"):
+        raise InvalidValueError(
+            f"{what}: the record says its type is {raw.get('type')!r} but its value decodes as "
+            f"{kind.name}; it was written with a custom codec=, which only the DAG's code can read."
         )
     return kind

@@ -42,6 +42,7 @@ __all__ = [
     "WatermarkWriter",
     "decode_record",
     "encode_record",
+    "is_record",
     "new_commit_id",
 ]
 
@@ -166,9 +167,14 @@ def encode_record(stored: StoredWatermark[Any], kind: Kind) -> dict[str, JsonVal
     return record
 
 
+def is_record(raw: Any) -> bool:
+    """Whether a stored value is a record written by a Watermark (its ``format`` says so)."""
+    return isinstance(raw, dict) and raw.get("format") == FORMAT
+
+
 def decode_record(raw: Any, kind: Kind, where: str) -> StoredWatermark[Any]:
     """Turn a stored JSON object back into typed values, refusing data this watermark cannot own."""
-    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+    if not is_record(raw):
         raise InvalidValueError(
             f"{where} holds {describe(raw)}, which was not written by airflow-resumable's Watermark. "
             "Use another key (key=...) for this watermark, or move the old value over once: "

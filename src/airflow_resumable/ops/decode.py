@@ -3,9 +3,11 @@
 
 Pure functions of what a store holds (no I/O), so the ``airflow-resumable state`` command (rows from the
 REST API) and anything reading the rows another way (an Airflow UI plugin reading the metadata DB) decode
-them one way. They reuse the library's own readers: ``_checkpoint_record.load`` for checkpoints,
-``jobs._intent.parse_intent`` and ``jobs._job_state.known_job`` for job intents,
-``_watermark_record.decode_record`` with the watermark's ``Kind`` for watermarks.
+them one way. They reuse the library's own readers, so there is one decoding path: ``_checkpoint_record``
+(``is_record``, ``load``) for checkpoints; ``jobs._intent`` (``parse_intent``, ``cancellation``,
+``ID_ONLY_KEYS``) and ``jobs._job_state.known_job`` for job intents; ``_watermark_record`` (``is_record``,
+``decode_record``) with ``_watermark_kinds.stored_kind`` for watermarks. ``is_checkpoint``, ``is_watermark``,
+``watermark_kind`` and ``ID_ONLY_KEYS`` are those readers under the names this module has always offered.
 """
 
 from __future__ import annotations
@@ -14,12 +16,22 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from airflow_resumable._checkpoint_record import is_record as is_checkpoint
 from airflow_resumable._checkpoint_record import load as load_checkpoint
 from airflow_resumable._codec import TypedCodec
-from airflow_resumable._watermark_kinds import Kind, kind_for
-from airflow_resumable._watermark_record import FORMAT, StoredWatermark, decode_record
+from airflow_resumable._watermark_kinds import Kind
+from airflow_resumable._watermark_kinds import stored_kind as watermark_kind
+from airflow_resumable._watermark_record import StoredWatermark, decode_record
+from airflow_resumable._watermark_record import is_record as is_watermark
 from airflow_resumable.errors import ResumableError
-from airflow_resumable.jobs._intent import INTENT_SUFFIX, parse_intent, submitted_at
+from airflow_resumable.jobs._intent import (
+    CANCELLED,
+    ID_ONLY_KEYS,
+    INTENT_SUFFIX,
+    cancellation,
+    parse_intent,
+    submitted_at,
+)
 from airflow_resumable.jobs._job_state import known_job, present
 from airflow_resumable.ops.records import (
     CheckpointRecord,
@@ -42,10 +54,8 @@ __all__ = [
     "watermarks",
 ]
 
-CANCELLED_FIELD = "cancelled"
+CANCELLED_FIELD = CANCELLED
 """The intent field ``state orphans --cancel`` writes: ``{"external_id", "at", "by", "reason"}``."""
-ID_ONLY_KEYS = ("databricks_run_id", "databricks_run_now_id", "glue_job_run_id", "redshift_statement_id")
-"""Keys providers' own durable operators store a job id under without an intent (listed as ``id only``)."""
 
 
 def _when(text: Any) -> datetime | None:
@@ -58,11 +68,6 @@ def _when(text: Any) -> datetime | None:
 
 
 # -- checkpoints -----------------------------------------------------------------------------------------
-def is_checkpoint(raw: Any) -> bool:
-    """Whether ``raw`` has the shape of a Checkpointer record (what ``_checkpoint_record.load`` accepts)."""
-    return isinstance(raw, dict) and "position" in raw and isinstance(raw.get("items_done"), int)
-
-
 def checkpoints(task: TaskRef, entries: Mapping[str, Any]) -> list[CheckpointRecord]:
     """Every Checkpointer record among one task instance's ``{key: value}``, with its position decoded.
 
@@ -116,11 +121,9 @@ def jobs(task: TaskRef, entries: Mapping[str, Any]) -> list[JobRecord]:
         id_key = key[: -len(INTENT_SUFFIX)]
         seen.add(id_key)
         external_id, _ = known_job(entries.get(id_key), intent)
-        cancelled = intent.get(CANCELLED_FIELD)
+        cancelled = intent.get(CANCELLED)
         cancelled = cancelled if isinstance(cancelled, dict) else None
-        state = intent["state"]
-        if cancelled is not None and cancelled.get("external_id") == external_id:
-            state = "cancelled"
+        state = "cancelled" if cancellation(intent, external_id) is not None else intent["state"]
         found.append(
             JobRecord(
                 task=task,
@@ -140,30 +143,6 @@ def jobs(task: TaskRef, entries: Mapping[str, Any]) -> list[JobRecord]:
 
 
 # -- watermarks --------------------------------------------------------------------------------------------
-def is_watermark(raw: Any) -> bool:
-    """Whether ``raw`` is a record written by [`Watermark`][airflow_resumable.watermark.Watermark]."""
-    return isinstance(raw, dict) and raw.get("format") == FORMAT
-
-
-def watermark_kind(raw: Mapping[str, Any], what: str) -> Kind:
-    """The [`Kind`][airflow_resumable._watermark_kinds.Kind] a stored watermark record was written with, from
-    its value and ``type``.
-
-    A [`Watermark`][airflow_resumable.watermark.Watermark] knows its kind from ``initial=``; from outside a
-    task only the record tells. The value is decoded with the default codec and must come back as the recorded
-    type (a record written with a custom ``codec=`` cannot be read here).
-    """
-    value = TypedCodec().decode(raw.get("value"))
-    ordering = "lexicographic" if isinstance(value, str) else "natural"
-    kind = kind_for(value, ordering=ordering, codec=None, what=what)
-    if kind.name != raw.get("type"):
-        raise ResumableError(
-            f"{what}: the record says its type is {raw.get('type')!r} but its value decodes as "
-            f"{kind.name}; it was written with a custom codec=, which only the DAG's code can read."
-        )
-    return kind
-
-
 def _split(key: str) -> tuple[str, str | None]:
     name, sep, partition = key.partition("/")
     return name, (partition if sep else None)
