@@ -210,3 +210,37 @@ def test_refused_by_the_auth_manager(login, path):
     assert "Forbidden" in refused.text
     anonymous = login(None).get(path)
     assert anonymous.status_code == 401 and "Not authenticated" in anonymous.text
+
+
+SUCCEEDS = """
+from datetime import timedelta
+
+from airflow.sdk import dag
+
+from airflow_resumable.jobs.databricks import DatabricksSubmitRunOperator
+
+
+@dag(schedule=None, default_args={"retries": 0, "retry_delay": timedelta(0)})
+def ui_spark_ok():
+    DatabricksSubmitRunOperator(
+        task_id="transform",
+        notebook_task={"notebook_path": "/Shared/etl"},
+        existing_cluster_id="cluster-1",
+        polling_period_seconds=0,
+    )
+
+
+ui_spark_ok()
+"""
+
+
+def test_external_id_links_to_the_run_page_the_operator_recorded(airflow_sandbox, login, databricks):
+    result = airflow_sandbox.run_dag(SUCCEEDS)
+    assert result.state == "success", result.output[-2000:]
+    (run,) = databricks.created
+    client = login("viewer")
+    (job,) = client.get(f"/resumable/api/ti/ui_spark_ok/{result.run_id}/transform").json()["jobs"]
+    assert job["external_id"] == run.run_id
+    assert job["link"] == f"{databricks.url}/#job/{run.job_id}/run/{run.run_id}"
+    html = client.get(f"/resumable/ti/ui_spark_ok/{result.run_id}/transform").text
+    assert f'<a href="{job["link"]}" target="_blank" rel="noopener noreferrer">{run.run_id}</a>' in html
