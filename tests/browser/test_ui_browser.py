@@ -132,6 +132,15 @@ def test_progress_tab_moves_and_run_tab_lists_the_killed_and_resumed_task(
     browser.driver.switch_to.default_content()
     browser.shot("progress")
 
+    browser.open("/plugin/resumable-overview")  # the nav page: running checkpointed tasks
+    _iframe(browser)
+    _wait_css(browser, "tr.running-checkpoint")
+    from selenium.webdriver.common.by import By
+
+    assert "export_rows" in browser.driver.find_element(By.CSS_SELECTOR, "tr.running-checkpoint").text
+    browser.driver.switch_to.default_content()
+    browser.shot("overview")
+
     airflow.kill(airflow.task_processes(DAG_ID, run_id, "export_rows").task, signal.SIGKILL)
     airflow.wait_for_log(DAG_ID, run_id, "export_rows", "resuming after position", timeout=180, try_number=2)
     airflow.wait_for_task(DAG_ID, run_id, "export_rows", "running", timeout=60)
@@ -139,7 +148,6 @@ def test_progress_tab_moves_and_run_tab_lists_the_killed_and_resumed_task(
     browser.open(f"/dags/{DAG_ID}/runs/{run_id}/plugin/resumable-run")
     _iframe(browser)
     _wait_css(browser, 'tr[data-task="export_rows"]')
-    from selenium.webdriver.common.by import By
 
     row = browser.driver.find_element(By.CSS_SELECTOR, 'tr[data-task="export_rows"]')
     cells = [c.text for c in row.find_elements(By.TAG_NAME, "td")]
