@@ -186,13 +186,15 @@ def test_watermarks_page_shows_the_rewind_and_its_reason(
     assert browser.driver.find_elements(By.CSS_SELECTOR, "svg.timeline path.rewind")
     browser.driver.switch_to.default_content()
     browser.shot("watermarks")
-    browser.driver.execute_cdp_cmd(
-        "Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]}
-    )
-    browser.open("/resumable/watermarks")
+    # The Airflow UI switched to dark mode: the embedded page follows it.
+    browser.driver.execute_script("localStorage.setItem('theme', 'dark')")
+    browser.open("/plugin/resumable-watermarks")
+    _iframe(browser)
     _wait_css(browser, ".asset")
+    assert "dark" in browser.driver.execute_script("return document.documentElement.className")
+    browser.driver.switch_to.default_content()
     browser.shot("watermarks-dark")
-    browser.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+    browser.driver.execute_script("localStorage.removeItem('theme')")
 
 
 def test_a_user_without_a_role_is_refused(airflow_deployment: AirflowDeployment, browser: Browser) -> None:

@@ -16,6 +16,10 @@ STYLE = """
 --ok:#38a169;--warn:#d69e2e;--bad:#e53e3e;--bar:#e2e8f0;--link:#0b6bcb;color-scheme:light dark}
 @media (prefers-color-scheme: dark){:root{--bg:#1a202c;--fg:#e2e8f0;--muted:#a0aec0;--line:#2d3748;
 --panel:#171923;--accent:#4dabf7;--bar:#2d3748;--link:#63b3ed}}
+:root.dark{--bg:#1a202c;--fg:#e2e8f0;--muted:#a0aec0;--line:#2d3748;--panel:#171923;--accent:#4dabf7;
+--bar:#2d3748;--link:#63b3ed;color-scheme:dark}
+:root.light{--bg:#fff;--fg:#1a202c;--muted:#4a5568;--line:#e2e8f0;--panel:#f7fafc;--accent:#017cee;
+--bar:#e2e8f0;--link:#0b6bcb;color-scheme:light}
 *{box-sizing:border-box}
 body{margin:0;padding:16px 20px;background:var(--bg);color:var(--fg);
 font:14px/1.5 Inter,-apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
@@ -42,6 +46,17 @@ svg.timeline{max-width:100%;height:auto;display:block;margin:8px 0}svg text{fill
 
 SCRIPT = """
 (function(){
+  function theme(){  // follow the Airflow UI's own light/dark choice when embedded in it
+    try{
+      const c=window.parent.document.documentElement.classList, own=document.documentElement.classList;
+      own.toggle('dark', c.contains('dark')); own.toggle('light', c.contains('light'));
+    }catch(e){}
+  }
+  theme();
+  try{
+    if(window.parent!==window) new MutationObserver(theme).observe(
+      window.parent.document.documentElement,{attributes:true,attributeFilter:['class']});
+  }catch(e){}
   const every = Number(document.body.dataset.refresh || 0);
   let sortCol = null, sortDir = 1;
   function sortTables(){
@@ -125,7 +140,11 @@ def bar_scale(done: int) -> int:
 
 
 def page(title: str, body: str, *, refresh: int = 0, subtitle: str = "") -> str:
-    """A whole HTML page; with ``refresh`` the ``#live`` element is re-fetched every ``refresh`` seconds."""
+    """A whole HTML page; with ``refresh`` the ``#live`` element is re-fetched every ``refresh`` seconds.
+
+    Colours follow the browser's ``prefers-color-scheme``, or, inside the Airflow UI, the UI's own light or
+    dark mode (the ``light``/``dark`` class on its root element).
+    """
     sub = f'<div class="muted small">{subtitle}</div>' if subtitle else ""
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
