@@ -54,8 +54,7 @@ def test_operators_are_drop_in_subclasses(ours, theirs):
     assert issubclass(ours, DurableJobMixin)
     assert ours.__mro__.index(DurableJobMixin) < ours.__mro__.index(theirs)
     assert ours.template_fields == theirs.template_fields
-    if ours is not emr.EmrServerlessStartJobOperator:  # it only adds a readable error for a failure event
-        assert ours.execute_complete is theirs.execute_complete  # the trigger's return path is the provider's
+    assert ours.execute_complete is theirs.execute_complete  # the trigger's return path is the provider's
     assert ours.on_kill is theirs.on_kill
 
 
