@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from airflow_resumable._codec import Codec, describe
+from airflow_resumable._codec import Codec, TypedCodec, check_wire, describe
 from airflow_resumable.errors import CheckpointError, InvalidValueError
 
 if TYPE_CHECKING:
@@ -110,7 +110,10 @@ class Keyed:
 def encode(codec: Codec[Any], value: Any, what: str) -> Any:
     """Encode with the codec, turning any failure into :class:`InvalidValueError` (before any write)."""
     try:
-        return codec.encode(value)
+        encoded = codec.encode(value)
+        if type(codec) is not TypedCodec:  # TypedCodec output already meets the worker channel's limits
+            check_wire(encoded, what)
+        return encoded
     except InvalidValueError as exc:
         raise InvalidValueError(f"{what}: {exc}") from None
     except Exception as exc:

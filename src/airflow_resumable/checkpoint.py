@@ -60,6 +60,9 @@ log = logging.getLogger("airflow_resumable.checkpoint")
 
 T = TypeVar("T")
 _MAX_KEY_LENGTH = 512  # the state store's key column
+NEVER_EXPIRE: timedelta = timedelta.max
+"""Airflow's ``NEVER_EXPIRE`` (``airflow.sdk.NEVER_EXPIRE`` is ``timedelta.max`` on 3.3): keep the key
+until the block clears it."""
 
 
 class Checkpointer(CheckpointFanOut, CheckpointBlock, CheckpointLoops, CheckpointWrites):
@@ -101,7 +104,7 @@ class Checkpointer(CheckpointFanOut, CheckpointBlock, CheckpointLoops, Checkpoin
         store: TaskStore | None = None,
         codec: Codec[Any] | None = None,
         fingerprint: Any = None,
-        retention: timedelta | None = timedelta.max,
+        retention: timedelta | None = NEVER_EXPIRE,
         clear_on_success: bool = True,
         on_commit_error: OnCommitError = "raise",
     ) -> None:

@@ -94,6 +94,23 @@ def test_a_codec_that_raises_anything_is_reported_as_bad_input(
         ckpt.advance(1)
 
 
+def test_a_user_codec_output_a_worker_cannot_send_is_refused_before_any_write(
+    task_state_store: InMemoryTaskStateStore,
+) -> None:
+    class Raw:  # passes positions through: a 70-bit int reaches the store untouched
+        def encode(self, value: Any) -> Any:
+            return value
+
+        def decode(self, data: Any) -> Any:
+            return data
+
+    with Checkpointer("k", store=task_state_store, codec=Raw()) as ckpt:
+        with pytest.raises(InvalidValueError, match="64"):
+            ckpt.advance(2**70)
+        ckpt.advance(5)
+    assert task_state_store.get("k") is None  # nothing oversized was ever written; success cleared the key
+
+
 def test_a_stored_position_the_codec_cannot_read_is_a_checkpoint_error(
     task_state_store: InMemoryTaskStateStore,
 ) -> None:
