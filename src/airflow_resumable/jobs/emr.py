@@ -25,8 +25,8 @@ EMR Serverless and EMR on EKS, the list of step ids for EMR steps.
 Needs the Amazon provider: ``pip install 'airflow-resumable[amazon]'``.
 
 One module per service holds each operator (:mod:`~airflow_resumable.jobs.emr_serverless`,
-:mod:`~airflow_resumable.jobs.emr_containers`, :mod:`~airflow_resumable.jobs.emr_steps`); import them from
-here.
+:mod:`~airflow_resumable.jobs.emr_containers`, :mod:`~airflow_resumable.jobs.emr_steps`, and
+:mod:`~airflow_resumable.jobs.emr_create` for ``EmrCreateJobFlowOperator``); import them from here.
 """
 
 from __future__ import annotations
