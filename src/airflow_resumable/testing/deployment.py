@@ -37,22 +37,22 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from airflow_resumable.errors import ResumableError
 from airflow_resumable.testing.deployment_api import RestClient
 from airflow_resumable.testing.deployment_procs import (
-    MARKER,
     Component,
+    DeploymentError,
     EmbeddedPostgres,
+    airflow_settings,
     free_port,
     kill_marked,
     start_reaper,
+    wait_until,
 )
 
 __all__ = ["AirflowDeployment", "DeploymentError", "TaskProcesses"]
@@ -61,13 +61,6 @@ DATABASE_URL_ENV = "AIRFLOW_RESUMABLE_TEST_DATABASE_URL"
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 FINISHED = ("success", "failed", "skipped", "upstream_failed", "removed")
 T = TypeVar("T")
-
-
-class DeploymentError(ResumableError):
-    """The test deployment could not start, or something a test waited for did not happen in time.
-
-    The message names the component logs to read (``<root>/logs``).
-    """
 
 
 @dataclass(frozen=True)
@@ -85,7 +78,8 @@ class TaskProcesses:
 class AirflowDeployment:
     """A running Airflow (LocalExecutor, PostgreSQL) under ``root``: see the module docstring.
 
-    :param root: a folder for everything: AIRFLOW_HOME, the dags folder, the database, logs.
+    :param root: a folder for AIRFLOW_HOME, the dags folder and the logs (an embedded PostgreSQL keeps
+        its data in a temp folder of its own, which its system user can reach when running as root).
     :param env: extra environment for every component, e.g. ``AIRFLOW_CONN_...`` connections or
         ``AIRFLOW__SECTION__KEY`` settings (they override the deployment's defaults).
     :param database_url: a SQLAlchemy URL of an existing PostgreSQL database; by default
@@ -124,33 +118,13 @@ class AirflowDeployment:
     def environment(self) -> dict[str, str]:
         """The environment every component runs with (the test process's, minus its Airflow settings)."""
         base = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__") and k != "AIRFLOW_HOME"}
-        secret = f"airflow-resumable-test-{self.id}"
-        ours = {
-            "AIRFLOW_HOME": str(self.home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__PARALLELISM": "8",
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self._database_url or "",
-            "AIRFLOW__API__PORT": str(self.port),
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__BASE_URL": self.url,
-            "AIRFLOW__API__SECRET_KEY": secret,
-            "AIRFLOW__API_AUTH__JWT_SECRET": secret,
-            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.task_logs_folder),
-            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
-            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(self.heartbeat_timeout),
-            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
-            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_SEC": "5",
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "2",
-            "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
-            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
-            MARKER: self.id,
-        }
+        ours = airflow_settings(
+            deployment_id=self.id,
+            root=self.root,
+            url=self.url,
+            database_url=self._database_url or "",
+            heartbeat_timeout=self.heartbeat_timeout,
+        )
         return {**base, **ours, **self._extra_env}
 
     def start(self, *, timeout: float = 240.0) -> AirflowDeployment:
@@ -423,20 +397,5 @@ class AirflowDeployment:
 
     # -- waiting -----------------------------------------------------------------------------------------
     def _wait(self, check: Callable[[], T | None], timeout: float, what: str) -> T:
-        deadline = time.monotonic() + timeout
-        while True:
-            found = check()
-            if found is not None:
-                return found
-            if time.monotonic() > deadline:
-                raise DeploymentError(
-                    f"Timed out after {timeout:.0f} s waiting for {what}. "
-                    f"Component logs: {self.logs_folder}; task logs: {self.task_logs_folder}."
-                )
-            for component in self.components.values():
-                if component.process is not None and component.process.poll() is not None:
-                    raise DeploymentError(
-                        f"The {component.name} exited (code {component.process.returncode}) while waiting "
-                        f"for {what}; see {component.log_path}."
-                    )
-            time.sleep(0.25)
+        where = f"Component logs: {self.logs_folder}; task logs: {self.task_logs_folder}."
+        return wait_until(check, timeout, what, list(self.components.values()), where)

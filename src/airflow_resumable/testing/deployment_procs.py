@@ -25,13 +25,93 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
-__all__ = ["MARKER", "Component", "EmbeddedPostgres", "free_port", "kill_marked", "start_reaper"]
+from airflow_resumable.errors import ResumableError
+
+__all__ = [
+    "MARKER",
+    "Component",
+    "DeploymentError",
+    "EmbeddedPostgres",
+    "airflow_settings",
+    "free_port",
+    "kill_marked",
+    "start_reaper",
+    "wait_until",
+]
 
 MARKER = "AIRFLOW_RESUMABLE_DEPLOYMENT"
+T = TypeVar("T")
+
+# Settings every deployment runs with: a LocalExecutor, short heartbeats (a lost supervisor is given up
+# after ``heartbeat_timeout``), DAG files picked up within seconds, every user an admin.
+SETTINGS = {
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+    "AIRFLOW__CORE__PARALLELISM": "8",
+    "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+    "AIRFLOW__API__HOST": "127.0.0.1",
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_SEC": "5",
+    "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "2",
+    "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+    "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
+}
+
+
+class DeploymentError(ResumableError):
+    """The test deployment could not start, or something a test waited for did not happen in time.
+
+    The message names the component logs to read (``<root>/logs``).
+    """
+
+
+def airflow_settings(
+    *, deployment_id: str, root: Path, url: str, database_url: str, heartbeat_timeout: int
+) -> dict[str, str]:
+    """The ``AIRFLOW__...`` environment of one deployment: its folders, URLs, free ports and one secret."""
+    secret = f"airflow-resumable-test-{deployment_id}"
+    return {
+        **SETTINGS,
+        "AIRFLOW_HOME": str(root / "home"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(root / "dags"),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url,
+        "AIRFLOW__API__PORT": url.rsplit(":", 1)[1],
+        "AIRFLOW__API__BASE_URL": url,
+        "AIRFLOW__API__SECRET_KEY": secret,
+        "AIRFLOW__API_AUTH__JWT_SECRET": secret,
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(root / "task_logs"),
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(heartbeat_timeout),
+        MARKER: deployment_id,
+    }
+
+
+def wait_until(
+    check: Callable[[], T | None], timeout: float, what: str, components: list[Component], where: str
+) -> T:
+    """Poll ``check`` until it returns something; fail on timeout or when a component exits meanwhile."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found is not None:
+            return found
+        if time.monotonic() > deadline:
+            raise DeploymentError(f"Timed out after {timeout:.0f} s waiting for {what}. {where}")
+        for component in components:
+            if component.process is not None and component.process.poll() is not None:
+                raise DeploymentError(
+                    f"The {component.name} exited (code {component.process.returncode}) while waiting "
+                    f"for {what}; see {component.log_path}."
+                )
+        time.sleep(0.25)
 
 
 def free_port() -> int:
