@@ -6,15 +6,19 @@ polls once (a job still running fails the try with the provider's "max attempts"
 ``waiter_max_attempts`` would). Between tries the jobs on AWS end as scripted (success, failure,
 cancelled, forgotten by AWS, and for steps a failed ``ActionOnFailure=CONTINUE`` step while the others
 run on), and the task's state may be reset (deleted, as ``clear_on_success`` or a re-created DAG run
-leave it). moto ignores ``clientToken``, so only the write-ahead intent and the searches stand between a
-crash and a duplicate.
+leave it). Half the examples pass their own ``client_request_token``; in half, the client sees what AWS
+does with a repeated ``clientToken`` (the earlier job run comes back), in the other half what moto does
+(a new run): then only the write-ahead intent and the searches stand between a crash and a duplicate.
 
 The operators are the library's real classes with the provider's real hooks over HTTP; transitions are
 made in moto's backend, nothing in the hooks is patched. After every try:
 
 - never two live jobs (for steps: two live copies of one step) for one incarnation of the task instance;
 - never a failed, cancelled or unfinished job reported as a try's result;
-- after a reset, a successful try ran a new job;
+- after a reset, a successful try ran a new job (unless the DAG author passed their own token, which
+  names its job for good);
+- never one client token for two job runs (with AWS's token dedup emulated on the client, or without it
+  as moto answers).
 - after a success (and no reset) no job is ever started again.
 """
 
@@ -78,8 +82,22 @@ class Service:
     live: frozenset[str]
     done: str
 
-    def __init__(self) -> None:
+    def __init__(self, user_token: str | None = None, aws_dedups: bool = False) -> None:
         self.resource = self.create()
+        self.user_token = user_token
+        self.aws_dedups = aws_dedups
+
+    def tokens(self) -> list[str]:
+        """The client tokens of the job runs AWS started (none for steps)."""
+        return []
+
+    def _with_token(self, op: Any) -> Any:
+        if self.aws_dedups:
+            moto_server.honour_client_tokens(op)  # as AWS does and moto does not
+        return op
+
+    def _token_args(self) -> dict[str, Any]:
+        return {} if self.user_token is None else {"client_request_token": self.user_token}
 
     def create(self) -> str:
         raise NotImplementedError
@@ -151,9 +169,13 @@ class Containers(Service):
             job_driver={"sparkSubmitJobDriver": {"entryPoint": "s3://bucket/job.py"}},
             poll_interval=0,
             max_polling_attempts=1,
+            **self._token_args(),
         )
         op.crash = crash
-        return op
+        return self._with_token(op)
+
+    def tokens(self) -> list[str]:
+        return [run.client_token for run in moto_server.containers_job_runs(self.resource)]
 
     def jobs(self) -> list[Job]:
         return [Job(run.id, run.state) for run in moto_server.containers_job_runs(self.resource)]
@@ -213,9 +235,10 @@ class EmrDecisionSearch(RuleBasedStateMachine):
 
     service_name = "containers"
 
-    @initialize()
-    def start(self) -> None:
-        self.service = SERVICES[self.service_name]()
+    @initialize(user_token=st.booleans(), aws_dedups=st.booleans())
+    def start(self, user_token: bool, aws_dedups: bool) -> None:
+        with_token = user_token and self.service_name != "steps"  # AddJobFlowSteps takes no token
+        self.service = SERVICES[self.service_name]("nightly" if with_token else None, aws_dedups)
         self.backend = InMemoryStateBackend()
         self.try_number = 0
         self.epoch_start = 0  # how many jobs existed when the state was last reset
@@ -243,7 +266,7 @@ class EmrDecisionSearch(RuleBasedStateMachine):
         states = {job.id: job for job in self.service.jobs()}
         for job_id in ids:
             assert states[job_id].state == self.service.done, f"{job_id} reported as a result is not done"
-        if self.reset_pending:
+        if self.reset_pending and self.service.user_token is None:  # your token names its job for good
             created = [job.id for job in self.service.jobs()[self.epoch_start :]]
             assert set(ids) <= set(created), "a reset brought back the old job"
         if self.succeeded is not None:
@@ -277,6 +300,15 @@ class EmrDecisionSearch(RuleBasedStateMachine):
         self.epoch_start = len(self.service.jobs())
         self.reset_pending = True
         self.succeeded = None
+
+    @invariant()
+    def one_job_per_token(self) -> None:
+        if not hasattr(self, "service"):
+            return
+        if self.service.user_token is not None and not self.service.aws_dedups:
+            return  # moto starts a second run for your token after a reset; AWS would return the first
+        tokens = self.service.tokens()
+        assert len(tokens) == len(set(tokens)), f"a token was sent for two job runs: {tokens}"
 
     @invariant()
     def at_most_one_live_copy_per_incarnation(self) -> None:
