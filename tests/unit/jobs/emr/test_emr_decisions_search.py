@@ -6,9 +6,10 @@ polls once (a job still running fails the try with the provider's "max attempts"
 ``waiter_max_attempts`` would). Between tries the jobs on AWS end as scripted (success, failure,
 cancelled, forgotten by AWS, and for steps a failed ``ActionOnFailure=CONTINUE`` step while the others
 run on), and the task's state may be reset (deleted, as ``clear_on_success`` or a re-created DAG run
-leave it). Half the examples pass their own ``client_request_token``; in half, the client sees what AWS
-does with a repeated ``clientToken`` (the earlier job run comes back), in the other half what moto does
-(a new run): then only the write-ahead intent and the searches stand between a crash and a duplicate.
+leave it); a try's status checks and searches may be throttled (``ThrottlingException``) a few times.
+Half the examples pass their own ``client_request_token``; in half, the client sees what AWS does with a
+repeated ``clientToken`` (the earlier job run comes back), in the other half what moto does (a new run):
+then only the write-ahead intent and the searches stand between a crash and a duplicate.
 
 The operators are the library's real classes with the provider's real hooks over HTTP; transitions are
 made in moto's backend, nothing in the hooks is patched. After every try:
@@ -96,6 +97,24 @@ class Service:
             moto_server.honour_client_tokens(op)  # as AWS does and moto does not
         return op
 
+    def throttle(self, op: Any, calls: int) -> None:
+        """The next ``calls`` status or search calls of ``op``'s client are throttled (botocore's own
+        retries are off for the search's operators, so the operator's retry sees them)."""
+        left = [calls]
+
+        class Response:
+            status_code = 400
+
+        def throttled(model: Any, **_: Any) -> Any:
+            if model.name not in READS or left[0] <= 0:
+                return None
+            left[0] -= 1
+            error = {"Code": "ThrottlingException", "Message": "Rate exceeded"}
+            return Response(), {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}
+
+        service = op.hook.conn.meta.service_model.service_name
+        op.hook.conn.meta.events.register(f"before-call.{service}", throttled)
+
     def _token_args(self) -> dict[str, Any]:
         return {} if self.user_token is None else {"client_request_token": self.user_token}
 
@@ -169,6 +188,7 @@ class Containers(Service):
             job_driver={"sparkSubmitJobDriver": {"entryPoint": "s3://bucket/job.py"}},
             poll_interval=0,
             max_polling_attempts=1,
+            botocore_config=NO_BOTOCORE_RETRIES,
             **self._token_args(),
         )
         op.crash = crash
@@ -206,6 +226,7 @@ class Steps(Service):
             waiter_delay=1,
             waiter_max_attempts=1,
             do_xcom_push=False,
+            botocore_config=NO_BOTOCORE_RETRIES,
         )
         op.crash = crash
         return op
@@ -227,6 +248,8 @@ class Steps(Service):
 
 
 SERVICES = {"serverless": Serverless, "containers": Containers, "steps": Steps}
+READS = frozenset({"GetJobRun", "DescribeJobRun", "ListJobRuns", "ListSteps"})
+NO_BOTOCORE_RETRIES = {"retries": {"mode": "standard", "max_attempts": 1}}
 STATE_OF = {"failure": "FAILED", "cancel": "CANCELLED"}
 
 
@@ -245,11 +268,12 @@ class EmrDecisionSearch(RuleBasedStateMachine):
         self.reset_pending = False
         self.succeeded: list[str] | None = None
 
-    @rule(crash=st.sampled_from(CRASHES))
-    def a_try(self, crash: str) -> None:
+    @rule(crash=st.sampled_from(CRASHES), throttles=st.integers(0, 3))
+    def a_try(self, crash: str, throttles: int) -> None:
         self.try_number += 1
         before = len(self.service.jobs())
         op = self.service.operator(crash)
+        self.service.throttle(op, throttles)
         context = make_context(backend=self.backend, task_id="job", try_number=self.try_number)
         try:
             result = op.execute(context)
