@@ -6,15 +6,17 @@ Run from the project root (``make bench`` runs it with the defaults)::
         [--costs 1e-6,1e-5,...] [--lengths 2,20] [--compare-old] [--chart PATH] [--json PATH]
         [--docs docs/performance.md] [--note TEXT] [--from-json PATH]
 
-Part 1 is the sweep (see ``checkpoint_sweep.py``), inside real Airflow 3.3: one ``dag.test()`` DAG run per
+The sweep (see ``checkpoint_sweep.py``) runs inside real Airflow 3.3: one ``dag.test()`` DAG run per
 cell, the real ``task_state_store`` on SQLite, the bare and the checkpointed loop run in the same task, in
 rounds of alternating order. It prints, per cell, the median of the per-round ratios Checkpointer / bare
 (wall time, and process CPU time, which other processes on a shared machine disturb less), the store writes
 of one Checkpointer loop and its worst-case redo (the longest stretch of work between two store calls).
 ``--quick`` runs two tiny cells on the in-memory store instead (no Airflow): a smoke test of the code.
 
-Part 2 runs outside Airflow on the in-memory store: ``--loop-items`` no-op items through
-``Checkpointer.iterate()`` against a bare ``for`` loop, to show the per-item overhead of the hot path.
+The hot path runs first, outside Airflow on the in-memory store: ``--loop-items`` no-op items through
+``Checkpointer.iterate()`` against a bare ``for`` loop, to show the per-item overhead (target 100 ns). The
+table's "accounted" column adds that per-item cost and the exact store time of each cell: the overhead
+that is there for sure, which the wall-time ratios of a busy machine can hide or exaggerate.
 The exit status is 1 if a target was missed.
 """
 
@@ -112,7 +114,8 @@ def _progress(cell: sweep.Cell, took: float) -> None:
     )
 
 
-def part_hot_path(loop_items: int, rounds: int = 9) -> bool:
+def part_hot_path(loop_items: int, rounds: int = 9) -> float:
+    """Print the per-item overhead of ``iterate()`` on the in-memory store; return its median (seconds)."""
     import logging
 
     from airflow_resumable import Checkpointer
@@ -122,7 +125,7 @@ def part_hot_path(loop_items: int, rounds: int = 9) -> bool:
     backend = InMemoryStateBackend()
     overheads = []
     writes = 0
-    print(f"Part 2: in-memory store, {loop_items:,} no-op items through iterate() vs a bare loop")
+    print(f"Hot path: in-memory store, {loop_items:,} no-op items through iterate() vs a bare loop")
     for _ in range(rounds):
         items = range(loop_items)
         started = time.perf_counter()
@@ -150,7 +153,7 @@ def part_hot_path(loop_items: int, rounds: int = 9) -> bool:
     )
     print(f"  store writes: {writes} for {loop_items:,} items")
     print(f"  target <= 100 ns per item: {'met' if median <= 100e-9 else 'MISSED'}")
-    return median <= 100e-9
+    return median
 
 
 def _floats(text: str) -> list[float]:
@@ -170,41 +173,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--note", default="", help="a line of small print for the chart and the docs")
     parser.add_argument("--docs", type=Path, help="fill the table into this page's sweep-table section")
     parser.add_argument("--from-json", type=Path, help="re-render a saved sweep (no measuring)")
+    parser.add_argument("--per-item-ns", type=float, help="with --from-json: the hot path's ns per item")
     parser.add_argument("--loop-items", type=int, default=1_000_000)
     parser.add_argument("--skip-airflow", action="store_true", help="only run part 2")
     args = parser.parse_args(argv)
-    ok = True
+    per_item = None if args.per_item_ns is None else args.per_item_ns * 1e-9
+    if not args.from_json:  # first, so its figure can account for the per-item part of each cell
+        per_item = part_hot_path(min(args.loop_items, 100_000) if args.quick else args.loop_items)
+        print()
     if args.from_json:
         cells = sweep.load(args.from_json)
     elif args.quick:
         cells = sweep.plan([1e-5, 1e-3], [0.05], 2, 2, old=args.compare_old)
-        print("Part 1 (quick): two tiny cells on the in-memory store")
+        print("Sweep (quick): two tiny cells on the in-memory store")
         part_sweep_in_memory(cells)
     elif not args.skip_airflow:
         cells = sweep.plan(
             args.costs, args.lengths, args.rounds_short, args.rounds_long, old=args.compare_old
         )
         total = sum(c.seconds * c.rounds * len(c.modes) for c in cells)
-        print(f"Part 1: real Airflow, {len(cells)} cells, about {total / 60:.0f} min of loops")
+        print(f"Sweep: real Airflow, {len(cells)} cells, about {total / 60:.0f} min of loops")
         part_sweep_airflow(cells)
     else:
         cells = []
+    ok = per_item is None or per_item <= 100e-9
     if cells:
         print()
-        print(sweep.table(cells))
+        print(sweep.table(cells, per_item))
         if args.json:
             sweep.save(cells, args.json)
         if args.chart:
             sweep.chart(cells, args.chart, args.note)
         if args.docs:
-            sweep.render_into(args.docs, cells, args.note)
+            sweep.render_into(args.docs, cells, args.note, per_item)
         missed = [c for c in cells if not c.met()]
         print(f"  goal met in {len(cells) - len(missed)} of {len(cells)} cells")
-        ok = args.quick or not missed
-        print()
-    if args.from_json:
-        return 0 if ok else 1
-    ok = part_hot_path(min(args.loop_items, 100_000) if args.quick else args.loop_items) and ok
+        ok = ok and (args.quick or not missed)
     return 0 if ok else 1
 
 

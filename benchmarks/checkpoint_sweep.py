@@ -179,6 +179,11 @@ class Cell:
         share = self.store_seconds(mode) / statistics.median(r["bare"]["wall"] for r in self.results)
         return "" if math.isnan(share) else f" ({share:.2%})"
 
+    def accounted(self, per_item: float) -> float:
+        """1 + (store time + items x ``per_item`` seconds) / bare time: the overhead there for sure."""
+        bare = statistics.median(r["bare"]["wall"] for r in self.results)
+        return 1 + (self.store_seconds() + self.items * per_item) / bare
+
     def redo(self, mode: str = "checkpointer") -> float:
         return max(r[mode]["redo"] for r in self.results)
 
@@ -213,20 +218,25 @@ def _fmt_cost(cost: float) -> str:
     return f"{cost * 1e6:.0f} µs" if cost < 1e-3 else f"{cost * 1e3:.0f} ms"
 
 
-def table(cells: Sequence[Cell]) -> str:
-    """The sweep as a markdown table."""
+def table(cells: Sequence[Cell], per_item: float | None = None) -> str:
+    """The sweep as a markdown table; with ``per_item`` (the hot path's seconds per item) also the
+    accounted ratio: 1 + (store time + items x per_item) / bare time, the overhead without the noise."""
+    extra = " accounted |" if per_item is not None else ""
     lines = [
-        "| item cost | loop | items | rounds | ratio | fastest | CPU | goal | writes | store time | "
-        "worst redo | former default |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| item cost | loop | items | bare loop, measured | rounds | ratio | fastest | CPU | goal | writes | "
+        f"store time |{extra} worst redo | former default |",
+        "|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if extra else "") + "---|---|",
     ]
     for cell in cells:
         old = f"{cell.ratio('old'):.3f}x, {cell.writes('old')} writes" if "old" in cell.modes else ""
         lines.append(
-            f"| {_fmt_cost(cell.cost)} | {cell.seconds:g} s | {cell.items:,} | {len(cell.results)} | "
+            f"| {_fmt_cost(cell.cost)} | {cell.seconds:g} s | {cell.items:,} | "
+            f"{cell.item_cost() * cell.items:.1f} s | {len(cell.results)} | "
             f"{cell.ratio():.4f}x | {cell.fastest():.4f}x | {cell.ratio(clock='cpu'):.4f}x | "
             f"≤ {goal(cell.cost, cell.seconds):g}x {'met' if cell.met() else 'MISSED'} | {cell.writes()} | "
-            f"{_fmt_ms(cell.store_seconds())}{cell.store_share()} | {cell.redo():.2f} s | {old} |"
+            f"{_fmt_ms(cell.store_seconds())}{cell.store_share()} |"
+            + (f" {cell.accounted(per_item):.4f}x |" if per_item is not None else "")
+            + f" {cell.redo():.2f} s | {old} |"
         )
     return "\n".join(lines)
 
@@ -289,7 +299,7 @@ def chart(cells: Sequence[Cell], path: Path, note: str = "") -> None:
     plt.close(fig)
 
 
-def render_into(doc: Path, cells: Sequence[Cell], note: str) -> None:
+def render_into(doc: Path, cells: Sequence[Cell], note: str, per_item: float | None = None) -> None:
     """Replace the table between ``<!-- sweep-table -->`` and ``<!-- /sweep-table -->`` in ``doc``."""
     text = doc.read_text()
     start, end = "<!-- sweep-table -->", "<!-- /sweep-table -->"
@@ -297,5 +307,6 @@ def render_into(doc: Path, cells: Sequence[Cell], note: str) -> None:
         raise SystemExit(f"{doc} has no {start} ... {end} section to fill in")
     head, rest = text.split(start, 1)
     tail = rest.split(end, 1)[1]
-    body = f"{start}\n{note}\n\n{table(cells)}\n{end}" if note else f"{start}\n{table(cells)}\n{end}"
+    text_table = table(cells, per_item)
+    body = f"{start}\n{note}\n\n{text_table}\n{end}" if note else f"{start}\n{text_table}\n{end}"
     doc.write_text(head + body + tail)
