@@ -281,3 +281,14 @@ def test_a_users_token_that_aws_answers_with_a_failed_run_moves_to_the_next_gene
     runs = moto_server.containers_job_runs(virtual_cluster)
     assert new_id != job_id and [run.id for run in runs] == [job_id, new_id]
     assert runs[1].client_token.startswith("nightly-") and runs[1].client_token.endswith("-g2")
+
+
+def test_a_client_request_token_from_default_args_is_the_users_token(virtual_cluster, retry_context):
+    from airflow.sdk import DAG
+
+    with DAG("emr_token_defaults", schedule=None, default_args={"client_request_token": "from-defaults"}):
+        op = _op(virtual_cluster, wait_for_completion=False)
+    op.execute(retry_context())
+
+    [run] = moto_server.containers_job_runs(virtual_cluster)
+    assert run.client_token == "from-defaults"
