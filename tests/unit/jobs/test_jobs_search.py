@@ -5,8 +5,9 @@ after submitting but before the run id is stored, while polling), meet a missing
 API errors (429/503 on status checks or on the submit itself), and each new run ends as scripted (success,
 failure, cancelled, history expired); a try may be deferrable (the triggerer's part is played by polling
 the run with the provider's hook). Half the examples pass their own ``idempotency_token``. Between
-tries the task's state may be reset (deleted, as ``clear_on_success`` or a re-created DAG run leave it)
-or the operator's ``external_id_key`` renamed.
+tries the task's state may be reset (deleted, as ``clear_on_success`` or a re-created DAG run leave it),
+the operator's ``external_id_key`` renamed, or a live run cancelled from outside (``state orphans
+--cancel``: the intent records it while Databricks still shows the run ``TERMINATING``).
 
 The operator is the library's real ``DatabricksSubmitRunOperator`` with the provider's real hook over
 HTTP; nothing in the hook is patched. State lives in the in-memory task store (which encodes values as a
@@ -18,7 +19,8 @@ real worker's channel does). After every try the invariants are checked:
   names its run for good);
 - a successful try's result is what a fresh run's is: ``None``, with the run id stored under the key;
 - after a success (and no reset) no further run is ever created;
-- a missing connection creates nothing and moves no generation.
+- a missing connection creates nothing and moves no generation;
+- a run cancelled from outside is never polled (or reconnected to) again: one status check at most per try.
 
 A handful of the same sequences run through real ``dag.test()`` retries in
 tests/integration/test_jobs_search_dags.py.
@@ -39,11 +41,11 @@ from airflow_resumable.testing import InMemoryStateBackend, make_context
 from airflow_resumable.testing.databricks_server import FakeDatabricks
 
 CONN_ENV = "AIRFLOW_CONN_DATABRICKS_DEFAULT"
-OUTCOMES = {
-    "success": ["RUNNING", "TERMINATED:SUCCESS"],
-    "failure": ["RUNNING", "TERMINATED:FAILED"],
-    "cancel": ["RUNNING", "TERMINATED:CANCELED"],
-    "gone": ["RUNNING", "GONE"],
+OUTCOMES = {  # a try that dies while polling leaves its run live for the next one
+    "success": ["RUNNING", "RUNNING", "RUNNING", "TERMINATED:SUCCESS"],
+    "failure": ["RUNNING", "RUNNING", "RUNNING", "TERMINATED:FAILED"],
+    "cancel": ["RUNNING", "RUNNING", "RUNNING", "TERMINATED:CANCELED"],
+    "gone": ["RUNNING", "RUNNING", "RUNNING", "GONE"],
 }
 CRASHES = ("none", "before_submit", "after_submit", "during_poll")
 
@@ -116,6 +118,7 @@ class DurableRunSearch(RuleBasedStateMachine):
         self.epoch_start = 0  # index in server.created of the first run after the last reset
         self.reset_pending = False  # a reset happened and no try has succeeded since
         self.succeeded_run: int | None = None  # the run a success reported (cleared by a reset)
+        self.cancelled_runs: set[int] = set()  # runs cancelled from outside (still TERMINATING for a while)
 
     def teardown(self) -> None:
         server = getattr(self, "server", None)
@@ -153,6 +156,7 @@ class DurableRunSearch(RuleBasedStateMachine):
             self.server.fail_next(errors, status=error_status, endpoint=error_endpoint)
         created_before = len(self.server.created)
         generation_before = self._generation()
+        cancelled_gets = {run_id: self.server.run(run_id).gets for run_id in self.cancelled_runs}
         op = Crashing(
             task_id="job",
             notebook_task={"notebook_path": "/Shared/etl"},
@@ -179,6 +183,10 @@ class DurableRunSearch(RuleBasedStateMachine):
             outcome_seen = "success"
         self.server._failures.clear()  # injected errors never leak into the next try
         new_runs = self.server.created[created_before:]
+        for run_id, gets in cancelled_gets.items():
+            assert self.server.run(run_id).gets <= gets + 1, (
+                f"run {run_id}, cancelled from outside, was polled"
+            )
 
         if missing_connection:  # a missing connection is not a missing run: nothing new, no new generation
             assert outcome_seen in ("failed", "crashed")
@@ -208,6 +216,30 @@ class DurableRunSearch(RuleBasedStateMachine):
         self.reset_pending = True
         self.succeeded_run = None
 
+    @precondition(lambda self: self._cancellable() is not None)
+    @rule(deferrable=st.booleans())
+    def cancel_from_outside_then_retry(self, deferrable: bool) -> None:
+        """``state orphans --cancel`` on the stored live run: the intent records the cancellation (as the ops
+        layer writes it) and Databricks shows the run ``TERMINATING`` for a while before ``CANCELED``. Then
+        the task is tried again (in this step, so that every cancellation the search makes is followed by a
+        try): it must run a new job rather than reconnect to the cancelled run."""
+        found = self._cancellable()
+        assert found is not None
+        key, intent, run = found
+        mark = {
+            "external_id": run.run_id,
+            "at": "2026-12-05T10:00:00+00:00",
+            "by": "oncall",
+            "reason": "orphan",
+        }
+        self._store().set(key + ".intent", {**intent, "cancelled": mark})
+        run.script, run.gets = ["TERMINATING", "TERMINATING", "TERMINATED:CANCELED"], 0
+        self.cancelled_runs.add(run.run_id)
+        self.a_try(
+            "none", "success", 0, 503, "jobs/runs/get", missing_connection=False, deferrable=deferrable
+        )
+        assert self.succeeded_run is not None and self.succeeded_run != run.run_id
+
     @precondition(lambda self: len(self.previous_keys) < 2)
     @rule()
     def rename_key(self) -> None:
@@ -220,7 +252,11 @@ class DurableRunSearch(RuleBasedStateMachine):
     def at_most_one_live_run_per_incarnation(self) -> None:
         if not hasattr(self, "server"):
             return
-        live = [r.run_id for r in self.server.created[self.epoch_start :] if not r.is_terminal and not r.gone]
+        live = [
+            r.run_id
+            for r in self.server.created[self.epoch_start :]
+            if not r.is_terminal and not r.gone and r.run_id not in self.cancelled_runs
+        ]
         assert len(live) <= 1, f"two live runs for one task instance: {live}"
 
     @invariant()
@@ -236,6 +272,21 @@ class DurableRunSearch(RuleBasedStateMachine):
             intent = self._store().get(key + ".intent")
             if intent is not None:
                 return int(intent["generation"])
+        return None
+
+    def _cancellable(self) -> tuple[str, dict[str, Any], Any] | None:
+        """The stored intent's run if it is live and not cancelled yet: ``(key, intent, run)``."""
+        if not hasattr(self, "server"):
+            return None
+        for key in (self.key, *self.previous_keys):
+            intent = self._store().get(key + ".intent")
+            if intent is None:
+                continue
+            run_id = intent.get("external_id")
+            if intent.get("state") != "submitted" or run_id is None or run_id in self.cancelled_runs:
+                return None
+            run = self.server.run(run_id)
+            return (key, intent, run) if not run.is_terminal and not run.gone else None
         return None
 
     def _store(self) -> Any:
