@@ -1,6 +1,6 @@
-"""The ``with`` block of a :class:`~airflow_resumable.Checkpointer`: one open block per key and store, no
-progress accepted once it ends, and what the end writes (the last position after an exception, nothing and
-a deleted key after success).
+"""The ``with`` block of a [`Checkpointer`][airflow_resumable.checkpoint.Checkpointer]: one open block per key
+and store, no progress accepted once it ends, and what the end writes (the last position after an exception,
+nothing and a deleted key after success).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""The state of a :class:`~airflow_resumable.Checkpointer` and what every part of it shares: loading the
-earlier tries' progress, recording a finished position, and how the ``with`` block ends.
+"""The state of a [`Checkpointer`][airflow_resumable.checkpoint.Checkpointer] and what every part of it
+shares: loading the earlier tries' progress, recording a finished position, and how the ``with`` block ends.
 
 The checkpointer is assembled from this base and two mixins: the loops
-(:mod:`airflow_resumable._checkpoint_loops`) and the write path (:mod:`airflow_resumable._checkpoint_writes`).
+(`airflow_resumable._checkpoint_loops`) and the write path (`airflow_resumable._checkpoint_writes`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ OnCommitError = Literal["raise", "warn"]
 
 
 class CheckpointCore:
-    """State and shared steps of a checkpointer (see :class:`~airflow_resumable.Checkpointer`)."""
+    """State and shared steps of a checkpointer (see
+    [`Checkpointer`][airflow_resumable.checkpoint.Checkpointer])."""
 
     key: str
     policy: CommitPolicy

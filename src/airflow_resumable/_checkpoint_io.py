@@ -1,6 +1,6 @@
 """Reads and writes of one checkpoint key, retried, from sync and async code.
 
-Every call goes through :func:`airflow_resumable._store.retrying` (bounded, jittered, no retry of bad
+Every call goes through `airflow_resumable._store.retrying()` (bounded, jittered, no retry of bad
 input), so the retry policy is the same as everywhere else in the library. Async calls use the store's
 native ``aget``/``aset``/``adelete`` when it has them and a worker thread otherwise (Airflow 3.3's task
 store has no async methods).
@@ -53,20 +53,20 @@ class KeyIO:
         _store.retrying(f"Deleting checkpoint {self.key!r}")(self.store.delete, self.key)
 
     async def aread(self) -> Any:
-        """Async :meth:`read`."""
+        """Async `read()`."""
         async for attempt in _async_retrying(f"Reading checkpoint {self.key!r}"):
             with attempt:
                 return await _store.call_async(self.store, "get", self.key)
         raise AssertionError("unreachable")  # pragma: no cover - reraise=True
 
     async def awrite(self, value: Any) -> None:
-        """Async :meth:`write`."""
+        """Async `write()`."""
         async for attempt in _async_retrying(f"Saving checkpoint {self.key!r}"):
             with attempt:
                 await _store.call_async(self.store, "set", self.key, value, retention=self.retention)
 
     async def adelete(self) -> None:
-        """Async :meth:`delete`."""
+        """Async `delete()`."""
         async for attempt in _async_retrying(f"Deleting checkpoint {self.key!r}"):
             with attempt:
                 await _store.call_async(self.store, "delete", self.key)

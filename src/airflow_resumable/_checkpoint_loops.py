@@ -4,8 +4,8 @@ A loop hands out one item at a time. The item is *complete* when the loop is ask
 item handed out last is *in flight* until then. How the loop was let go decides its fate: after a ``break``
 or ``return`` it is done once the code moves on (the block ends normally, another loop or manual progress
 starts); after an exception, caught or not, or anything that cannot be told apart from one, it is not done
-and is redone (see :mod:`airflow_resumable._checkpoint_frames`). A :class:`Run` records all of that, and
-:class:`CheckpointLoops`, the checkpointer's loop bookkeeping, folds the runs into the checkpoint: it is the
+and is redone (see `airflow_resumable._checkpoint_frames`). A `Run` records all of that, and
+`CheckpointLoops`, the checkpointer's loop bookkeeping, folds the runs into the checkpoint: it is the
 one place that decides when an item counts as done.
 
 The sync loop is a generator, the fastest thing Python has for this: per item one ``yield``, one
@@ -323,7 +323,7 @@ class CheckpointLoops(CheckpointCore):
 
     def _settle_runs(self, what: str) -> None:
         """Before a new loop or manual progress: refuse while an enclosing loop still iterates (nested use),
-        and settle the loops that were left (see :meth:`_close_runs`)."""
+        and settle the loops that were left (see `_close_runs()`)."""
         with self._lock:
             self._sync_runs()
             here = threading.get_ident()

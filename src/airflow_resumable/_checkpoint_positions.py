@@ -1,6 +1,7 @@
-"""Positions of the items a :class:`~airflow_resumable.Checkpointer` loop hands out, and which to skip.
+"""Positions of the items a [`Checkpointer`][airflow_resumable.checkpoint.Checkpointer] loop hands out, and
+which to skip.
 
-:class:`Ordinal` numbers the items from 1 (the default positions); :class:`Keyed` takes them from the
+`Ordinal` numbers the items from 1 (the default positions); `Keyed` takes them from the
 user's ``key=`` function, checks that they increase, and compares them the way they are stored.
 """
 
@@ -65,7 +66,7 @@ def in_utc(value: Any) -> Any:
 class Keyed:
     """Positions from ``key(item)``: they must increase strictly; those up to ``resume`` are done.
 
-    Aware datetimes in positions are compared, and stored, in UTC (see :func:`in_utc`).
+    Aware datetimes in positions are compared, and stored, in UTC (see `in_utc()`).
     """
 
     __slots__ = ("checked", "codec", "key", "name", "prev", "resume")
@@ -108,7 +109,8 @@ class Keyed:
 
 
 def encode(codec: Codec[Any], value: Any, what: str) -> Any:
-    """Encode with the codec, turning any failure into :class:`InvalidValueError` (before any write)."""
+    """Encode with the codec, turning any failure into
+    [`InvalidValueError`][airflow_resumable.errors.InvalidValueError] (before any write)."""
     try:
         encoded = codec.encode(value)
         if type(codec) is not TypedCodec:  # TypedCodec output already meets the worker channel's limits

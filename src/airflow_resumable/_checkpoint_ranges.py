@@ -68,7 +68,7 @@ class Ranges:
         return True
 
     def discard(self, position: int) -> None:
-        """Remove one position (used to undo an :meth:`add` that would make the set too large)."""
+        """Remove one position (used to undo an `add()` that would make the set too large)."""
         firsts, lasts = self._firsts, self._lasts
         i = bisect_right(firsts, position) - 1
         if i < 0 or lasts[i] < position:
@@ -102,7 +102,7 @@ class Ranges:
 
     @classmethod
     def from_json(cls, data: Any) -> Ranges:
-        """Rebuild from :meth:`to_json` output; raise ``ValueError`` if ``data`` is not in that form."""
+        """Rebuild from `to_json()` output; raise ``ValueError`` if ``data`` is not in that form."""
         ranges = cls()
         previous: int | None = None
         for pair in data:

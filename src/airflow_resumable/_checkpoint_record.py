@@ -1,9 +1,12 @@
-"""The JSON object a :class:`~airflow_resumable.Checkpointer` keeps in ``task_state_store``.
+"""The JSON object a [`Checkpointer`][airflow_resumable.checkpoint.Checkpointer] keeps in
+``task_state_store``.
 
-It is meant to be read by people as well as by the next try, since the Airflow UI and REST API show it::
+It is meant to be read by people as well as by the next try, since the Airflow UI and REST API show it:
 
-    {"position": 1200, "items_done": 1200, "updated_at": "2026-05-04T10:00:00.123456+00:00",
-     "items_per_second": 480.0, "try_number": 1, "fingerprint": "9f2c0e1d4b7a6c35", "version": 1}
+```python
+{"position": 1200, "items_done": 1200, "updated_at": "2026-05-04T10:00:00.123456+00:00",
+ "items_per_second": 480.0, "try_number": 1, "fingerprint": "9f2c0e1d4b7a6c35", "version": 1}
+```
 
 ``position`` is the codec's form of the last completed position, ``pending`` (only present after
 out-of-order completion) holds the runs finished above it, ``fingerprint`` a hash of the inputs the
@@ -76,7 +79,8 @@ def dump(
 ) -> dict[str, Any]:
     """Build the stored object; ``position`` is already in its JSON form.
 
-    Raises :class:`CheckpointError` if the object would exceed :data:`MAX_VALUE_BYTES`.
+    Raises [`CheckpointError`][airflow_resumable.errors.CheckpointError] if the object would exceed
+    `MAX_VALUE_BYTES`.
     """
     value: dict[str, Any] = {
         "position": position,
@@ -102,16 +106,17 @@ def dump(
 
 
 def is_record(raw: Any) -> bool:
-    """Whether a stored value has the shape of a Checkpointer record (what :func:`load` accepts as one).
+    """Whether a stored value has the shape of a Checkpointer record (what `load()` accepts as one).
 
     For readers that scan a task's keys (the ``airflow-resumable state checkpoints`` command); it does not
-    decode the position or check the version: :func:`load` does.
+    decode the position or check the version: `load()` does.
     """
     return isinstance(raw, dict) and "position" in raw and isinstance(raw.get("items_done"), int)
 
 
 def load(key: str, raw: Any, codec: Codec[Any]) -> Saved:
-    """Read a stored checkpoint back; :class:`CheckpointError` if ``raw`` is not one."""
+    """Read a stored checkpoint back; [`CheckpointError`][airflow_resumable.errors.CheckpointError] if ``raw``
+    is not one."""
     if not is_record(raw):
         raise CheckpointError(
             f"Key {key!r} in task_state_store holds {describe(raw)}, which is not a checkpoint written by "

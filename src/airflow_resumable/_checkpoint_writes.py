@@ -1,7 +1,7 @@
-"""How a :class:`~airflow_resumable.Checkpointer` writes its progress: what to store, and what a write that
-landed (or failed after its retries) changes.
+"""How a [`Checkpointer`][airflow_resumable.checkpoint.Checkpointer] writes its progress: what to store, and
+what a write that landed (or failed after its retries) changes.
 
-A commit takes a consistent snapshot under the checkpointer's lock (:meth:`CheckpointWrites._prepare`),
+A commit takes a consistent snapshot under the checkpointer's lock (`CheckpointWrites._prepare()`),
 writes it, and then records it as the committed state. Sync commits write with the lock held; async commits
 release it during the write and serialise among themselves on an ``asyncio.Lock``.
 """

@@ -3,12 +3,12 @@
 The stores take JSON only (Airflow 3.3 rejects ``None``, datetimes, tuples, dicts with non-string keys and
 NaN, each with a different exception), and a real worker sends every write through the supervisor's msgpack
 encoder, which carries integers in ``[-2**63, 2**64 - 1]`` and UTF-8 text only (``dag.test()``'s in-process
-channel accepts more, so such a value passes a local run and fails in a deployment). :class:`TypedCodec`
-turns the types people actually checkpoint into tagged JSON that round-trips exactly, and rejects everything
-else with :class:`InvalidValueError` *before* any write; :func:`check_wire` applies the channel's limits to
-JSON produced by any other codec. A tagged value looks like
-``{"$type": "datetime", "value": "2026-01-01T00:00:00+00:00"}`` so it stays readable in the Airflow UI and
-REST API.
+channel accepts more, so such a value passes a local run and fails in a deployment).
+[`TypedCodec`][airflow_resumable._codec.TypedCodec] turns the types people actually checkpoint into tagged
+JSON that round-trips exactly, and rejects everything else with
+[`InvalidValueError`][airflow_resumable.errors.InvalidValueError] *before* any write; `check_wire()` applies
+the channel's limits to JSON produced by any other codec. A tagged value looks like ``{"$type": "datetime",
+"value": "2026-01-01T00:00:00+00:00"}`` so it stays readable in the Airflow UI and REST API.
 """
 
 from __future__ import annotations
@@ -37,11 +37,13 @@ class Codec(Protocol[T]):
     """Turns values of one type into store-safe JSON and back. ``decode(encode(v)) == v`` must hold."""
 
     def encode(self, value: T) -> JsonValue:
-        """Return the JSON form of ``value``; raise :class:`InvalidValueError` if it cannot be stored."""
+        """Return the JSON form of ``value``; raise
+        [`InvalidValueError`][airflow_resumable.errors.InvalidValueError] if it cannot be stored."""
         ...
 
     def decode(self, data: JsonValue) -> T:
-        """Return the value that ``data`` (produced by :meth:`encode`) stands for."""
+        """Return the value that ``data`` (produced by [`encode()`][airflow_resumable._codec.Codec.encode])
+        stands for."""
         ...
 
 
@@ -81,11 +83,12 @@ def _check_text(value: str, where: str) -> None:
 
 
 def check_wire(value: JsonValue, where: str = "value") -> None:
-    """Raise :class:`InvalidValueError` if JSON ``value`` holds what a real worker's channel cannot carry.
+    """Raise [`InvalidValueError`][airflow_resumable.errors.InvalidValueError] if JSON ``value`` holds what a
+    real worker's channel cannot carry.
 
     The limits are the supervisor's msgpack encoder's: integers in ``[-2**63, 2**64 - 1]`` and text that is
-    valid UTF-8, at any depth. Values from :class:`TypedCodec` already meet them; use this for the output of
-    other codecs and for raw values written by the library.
+    valid UTF-8, at any depth. Values from [`TypedCodec`][airflow_resumable._codec.TypedCodec] already meet
+    them; use this for the output of other codecs and for raw values written by the library.
     """
     if isinstance(value, bool):
         return

@@ -2,9 +2,9 @@
 
 The asset state store has no compare-and-set, so this is as close as a writer can get: a change between
 the read and the write, or an overwrite right after it, raises
-:class:`~airflow_resumable.ConcurrentWriteError`. Two writers that both read before either writes still
-both pass, and the later write wins even if it is lower; :mod:`airflow_resumable._watermark_keys` refuses
-or warns about the setups where that is likely.
+[`ConcurrentWriteError`][airflow_resumable.errors.ConcurrentWriteError]. Two writers that both read before
+either writes still both pass, and the later write wins even if it is lower;
+`airflow_resumable._watermark_keys` refuses or warns about the setups where that is likely.
 """
 
 from __future__ import annotations
@@ -113,7 +113,8 @@ def write_commit(
 
 
 def read_for_commit(wm: Watermark[T], store: AssetStore) -> StoredWatermark[T] | None:
-    """Read the stored record during a commit; a failed read is a :class:`CommitError`."""
+    """Read the stored record during a commit; a failed read is a
+    [`CommitError`][airflow_resumable.errors.CommitError]."""
     try:
         return wm._read(store)
     except InvalidValueError:

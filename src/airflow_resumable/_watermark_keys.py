@@ -1,10 +1,10 @@
 """Which store key a watermark writes, and the writers that must not share it.
 
 The asset state store has no compare-and-set: a write is a plain upsert and the last writer wins. A
-:class:`~airflow_resumable.Watermark` reads the key before and after its write, which catches most
-interference, but two writers that both read before either writes can both pass, and the later, lower write
-wins. That race cannot be closed without compare-and-set, so the cases where it is *likely* are stopped here,
-before any work is done:
+[`Watermark`][airflow_resumable.watermark.Watermark] reads the key before and after its write, which catches
+most interference, but two writers that both read before either writes can both pass, and the later, lower
+write wins. That race cannot be closed without compare-and-set, so the cases where it is *likely* are stopped
+here, before any work is done:
 
 - a mapped task writing an unpartitioned key: every map index writes the same key at the same time. This
   is refused; each writer names its own ``partition=``. The map index is not a good partition name: the
@@ -47,7 +47,8 @@ def asset_label(asset: Any) -> str:
 
 
 def key_for(key: str, partition: str | int | None, what: str) -> str:
-    """The store key: ``key``, or ``key/<partition>``; raise :class:`InvalidValueError` for bad input."""
+    """The store key: ``key``, or ``key/<partition>``; raise
+    [`InvalidValueError`][airflow_resumable.errors.InvalidValueError] for bad input."""
     if not isinstance(key, str) or not key.strip():
         raise InvalidValueError(f"{what}: key= must be a non-empty str, got {show(key)}.")
     if partition is None:

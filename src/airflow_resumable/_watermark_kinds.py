@@ -1,9 +1,10 @@
 """What a watermark may hold: the value types, how they compare, and the ``lag``/``settle`` steps that fit.
 
-Each supported type gets a :class:`Kind` that checks values (rejecting the wrong type, ``None`` and naive
+Each supported type gets a `Kind` that checks values (rejecting the wrong type, ``None`` and naive
 datetimes before anything is written), checks steps (a ``timedelta`` for datetimes and dates, an ``int`` for
 ints: never guessed from strings), subtracts a step, and knows what "now" means for that type. Values are
-encoded with a :class:`~airflow_resumable.Codec` (the :class:`~airflow_resumable.TypedCodec` by default).
+encoded with a [`Codec`][airflow_resumable._codec.Codec] (the
+[`TypedCodec`][airflow_resumable._codec.TypedCodec] by default).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ class Kind:
 
     # -- values ---------------------------------------------------------------------------------------
     def check(self, value: Any, role: str) -> Any:
-        """Return ``value`` (normalised) if it fits this kind; raise :class:`InvalidValueError` otherwise."""
+        """Return ``value`` (normalised) if it fits this kind; raise
+        [`InvalidValueError`][airflow_resumable.errors.InvalidValueError] otherwise."""
         if value is None:
             raise InvalidValueError(f"{self.what}: {role} is None. Pass a {self.name} value.")
         checked = self._check(value, role)
@@ -49,7 +51,8 @@ class Kind:
         )
 
     def less(self, a: Any, b: Any) -> bool:
-        """``a < b``, turning an incomparable pair into :class:`InvalidValueError`."""
+        """``a < b``, turning an incomparable pair into
+        [`InvalidValueError`][airflow_resumable.errors.InvalidValueError]."""
         try:
             return bool(a < b)
         except TypeError as exc:
@@ -210,7 +213,7 @@ def _check_timedelta(step: Any, role: str, what: str, *, whole_days: bool) -> ti
 
 
 def kind_for(initial: Any, *, ordering: str, codec: Codec[Any] | None, what: str) -> Kind:
-    """Choose the :class:`Kind` for a watermark from its ``initial`` value (never from a guess)."""
+    """Choose the `Kind` for a watermark from its ``initial`` value (never from a guess)."""
     if ordering not in ("natural", "lexicographic"):
         raise InvalidValueError(f"{what}: ordering= must be 'natural' or 'lexicographic', got {ordering!r}.")
     use = codec if codec is not None else TypedCodec()
@@ -267,7 +270,7 @@ def kind_for(initial: Any, *, ordering: str, codec: Codec[Any] | None, what: str
 
 
 def stored_kind(raw: Mapping[str, Any], what: str) -> Kind:
-    """The :class:`Kind` a stored watermark record was written with, from its value and ``type``.
+    """The `Kind` a stored watermark record was written with, from its value and ``type``.
 
     A Watermark knows its kind from ``initial=``; from outside a task (the ``airflow-resumable state
     watermark`` command) only the record tells. The value is decoded with the default codec and must come

@@ -1,6 +1,6 @@
 """A read-only view over partitioned watermarks: the minimum across partitions.
 
-Obtained from :meth:`~airflow_resumable.Watermark.merged`.
+Obtained from [`merged()`][airflow_resumable.watermark.Watermark.merged].
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ T = TypeVar("T")
 
 
 class MergedWatermark(Generic[T]):
-    """Read-only minimum over partitioned watermarks (from :meth:`Watermark.merged`).
+    """Read-only minimum over partitioned watermarks (from
+    [`Watermark.merged()`][airflow_resumable.watermark.Watermark.merged]).
 
     Each partition has a single writer, so there is nothing to race on; this view gives consumers one
     value that no partition is behind of.

@@ -2,20 +2,22 @@
 
 Everything about one commit (value, previous value, who, when, summary, the short rewind history) lives in a
 single value under a single key, so a write is one atomic upsert and a reader never sees half a commit.
-The layout is documented in docs/watermark.md because consumers outside this library read it over REST::
+The layout is documented in docs/watermark.md because consumers outside this library read it over REST:
 
-    {
-      "format": "airflow-resumable/watermark@1",
-      "type": "datetime",
-      "value": {"$type": "datetime", "value": "2026-01-01T06:00:00+00:00"},
-      "previous": {"$type": "datetime", "value": "2026-01-01T00:00:00+00:00"},
-      "operation": "window",
-      "commit_id": "5f0c...",
-      "committed_at": "2026-01-01T06:01:02.345678+00:00",
-      "writer": {"dag_id": "orders", "run_id": "...", "task_id": "load", "map_index": -1, "try_number": 1},
-      "summary": {"rows": 1200},
-      "rewinds": []
-    }
+```python
+{
+  "format": "airflow-resumable/watermark@1",
+  "type": "datetime",
+  "value": {"$type": "datetime", "value": "2026-01-01T06:00:00+00:00"},
+  "previous": {"$type": "datetime", "value": "2026-01-01T00:00:00+00:00"},
+  "operation": "window",
+  "commit_id": "5f0c...",
+  "committed_at": "2026-01-01T06:01:02.345678+00:00",
+  "writer": {"dag_id": "orders", "run_id": "...", "task_id": "load", "map_index": -1, "try_number": 1},
+  "summary": {"rows": 1200},
+  "rewinds": []
+}
+```
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """One range to load, ``[start, end)``, that commits its end when its ``with`` block succeeds.
 
-Obtained from :meth:`~airflow_resumable.Watermark.window` or :meth:`~airflow_resumable.Watermark.backfill`.
+Obtained from [`window()`][airflow_resumable.watermark.Watermark.window] or
+[`backfill()`][airflow_resumable.watermark.Watermark.backfill].
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ T = TypeVar("T")
 class WatermarkWindow(Generic[T]):
     """One half-open range ``[start, end)`` to load; commits ``end`` when its ``with`` block succeeds.
 
-    Obtained from :meth:`Watermark.window` or :meth:`Watermark.backfill`. ``value in w`` tells whether a
+    Obtained from [`Watermark.window()`][airflow_resumable.watermark.Watermark.window] or
+    [`Watermark.backfill()`][airflow_resumable.watermark.Watermark.backfill]. ``value in w`` tells whether a
     cursor value falls inside the range.
     """
 
@@ -54,7 +56,8 @@ class WatermarkWindow(Generic[T]):
         self.commits = commit and not empty
         """Whether a successful block will write (False for backfills and empty windows)."""
         self.summary: dict[str, Any] = {}
-        """Attached to the commit record; fill it with :meth:`record` (or directly)."""
+        """Attached to the commit record; fill it with
+        [`record()`][airflow_resumable._watermark_window.WatermarkWindow.record] (or directly)."""
         self.committed: WatermarkCommit[T] | None = None
         """The commit written on leaving the block (``None`` if nothing was written)."""
         self._up_to: T | None = None

@@ -1,4 +1,5 @@
-"""Commit cadence: when a :class:`~airflow_resumable.Checkpointer` writes its progress to the store.
+"""Commit cadence: when a [`Checkpointer`][airflow_resumable.checkpoint.Checkpointer] writes its progress to
+the store.
 
 A policy is a small immutable object, and ``|`` combines policies so that the first one to fire wins, the
 way tenacity's ``stop_after_attempt(3) | stop_after_delay(10)`` composes:
@@ -9,16 +10,16 @@ way tenacity's ``stop_after_attempt(3) | stop_after_delay(10)`` composes:
   measures what a write costs in this store, about 12 ms through the API server).
 - ``every(n)`` fires after exactly ``n`` completed items, ``every_seconds(t)`` once ``t`` seconds passed.
 
-::
+```python
+from airflow_resumable import cost_aware, every, every_seconds
 
-    from airflow_resumable import cost_aware, every, every_seconds
-
-    policy = every(500) | cost_aware(30)  # at most 500 items or 30 s of work redone
+policy = every(500) | cost_aware(30)  # at most 500 items or 30 s of work redone
+```
 
 The policy is the redo bound: after a hard crash a retry repeats at most the work done since the last
-commit. :class:`Schedule` is the runtime side; it keeps the per-item cost to one integer comparison by
+commit. `Schedule` is the runtime side; it keeps the per-item cost to one integer comparison by
 telling the caller at which item count it next needs to be asked, a count it adapts to the measured cost of
-an item (see :class:`Schedule`).
+an item (see `Schedule`).
 """
 
 from __future__ import annotations
@@ -43,11 +44,12 @@ __all__ = [
 ]
 
 Clock = Callable[[], float]
-"""Seconds from an arbitrary start that never go backwards, like :func:`time.monotonic`."""
+"""Seconds from an arbitrary start that never go backwards, like `time.monotonic()`."""
 
 _NEVER_ITEMS = sys.maxsize
 DEFAULT_WRITE_SHARE = 0.002
-"""The share of a loop's time that :func:`cost_aware` lets its writes take by default (0.2 %)."""
+"""The share of a loop's time that [`cost_aware()`][airflow_resumable.cadence.cost_aware] lets its writes take
+by default (0.2 %)."""
 
 
 @dataclass(frozen=True)
@@ -207,9 +209,10 @@ _MARGIN = 0.99
 
 
 class Schedule:
-    """The running state of a :class:`CommitPolicy`: items and time since the last commit.
+    """The running state of a [`CommitPolicy`][airflow_resumable.cadence.CommitPolicy]: items and time since
+    the last commit.
 
-    The caller counts completed items and asks :meth:`due` only once the count reaches :meth:`next_check`,
+    The caller counts completed items and asks `due()` only once the count reaches `next_check()`,
     so the per-item cost is one integer comparison. For a time limit the clock is read every ``stride``
     items. With ``every_seconds(t)`` the stride doubles or halves so that the clock is read about every
     ``min(t / 100, 5 ms)`` of work, and at least every 128 items.
@@ -220,7 +223,7 @@ class Schedule:
     the commit fires at the first read where one more item, at 4x the average cost, could cross 99 % of ``t``
     (the 1 % absorbs a moment's stall of a busy machine). So the bound holds as long as the items between two
     reads are on average less than 4x slower than those before them; a sudden larger slowdown can overshoot by
-    at most one stride of slow items. The write path reports each commit's duration to :meth:`restart`, which
+    at most one stride of slow items. The write path reports each commit's duration to `restart()`, which
     sets the pace of the commits after the first: ``max(duration / write_share, 1 s)``, capped by the bound.
     """
 
@@ -256,7 +259,7 @@ class Schedule:
         """A commit was just attempted with ``items`` items done: measure from here.
 
         ``commit_seconds`` is how long a write that landed took (the write path measures it with
-        :attr:`clock`); ``None`` after a failed write, which does not change the measured cost.
+        `clock`); ``None`` after a failed write, which does not change the measured cost.
         """
         now = self.clock()
         if commit_seconds is not None:
@@ -316,7 +319,7 @@ class Schedule:
         self.stride = max(1, min(stride, _MAX_STRIDE_BUDGET))
 
     def next_check(self, items: int) -> int:
-        """The item count at which :meth:`due` should be asked next."""
+        """The item count at which `due()` should be asked next."""
         limit = self.mark_items + self.items
         if self.seconds is not None or self.redo is not None:
             limit = min(limit, items + self.stride)

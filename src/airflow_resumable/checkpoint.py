@@ -1,15 +1,15 @@
 """Checkpoints inside one task: record progress in ``task_state_store`` so a retry resumes where the
 failed try stopped, instead of starting over.
 
-::
+```python
+from airflow_resumable import Checkpointer
 
-    from airflow_resumable import Checkpointer
-
-    @task(retries=3)
-    def load_rows(rows):
-        with Checkpointer("rows", initial=0) as ckpt:
-            for row in ckpt.iterate(rows):  # skips what earlier tries finished
-                load(row)
+@task(retries=3)
+def load_rows(rows):
+    with Checkpointer("rows", initial=0) as ckpt:
+        for row in ckpt.iterate(rows):  # skips what earlier tries finished
+            load(row)
+```
 
 How it works, in short:
 

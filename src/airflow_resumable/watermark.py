@@ -1,22 +1,28 @@
 """Watermarks: "how far have we loaded" per asset, committed only when the load succeeded.
 
-A :class:`Watermark` keeps one typed cursor (an aware datetime, a date, an int, an opt-in lexicographic str,
-or any comparable type a codec can store) in the asset's ``asset_state_store``, shared by every DAG run that
-produces or consumes the asset. It adds what the raw store lacks:
+A [`Watermark`][airflow_resumable.watermark.Watermark] keeps one typed cursor (an aware datetime, a date, an
+int, an opt-in lexicographic str, or any comparable type a codec can store) in the asset's
+``asset_state_store``, shared by every DAG run that produces or consumes the asset. It adds what the raw store
+lacks:
 
 - **commit on success**: ``with wm.window(until=...) as w:`` yields a half-open range ``[w.start, w.end)``;
   the watermark moves to ``w.end`` only if the block finishes without an exception;
-- **monotonic**: it never moves backwards (:class:`~airflow_resumable.WatermarkRegressionError`); only
-  :meth:`Watermark.rewind` goes back, and it records who, when and why;
+- **monotonic**: it never moves backwards
+  ([`WatermarkRegressionError`][airflow_resumable.errors.WatermarkRegressionError]); only
+  [`Watermark.rewind()`][airflow_resumable.watermark.Watermark.rewind] goes back, and it records who, when and
+  why;
 - **late rows**: ``lag`` re-reads a margin behind the watermark; ``settle`` keeps the window end behind "now";
-- **backfills**: :meth:`Watermark.backfill` processes an explicit range without touching the stored value;
+- **backfills**: [`Watermark.backfill()`][airflow_resumable.watermark.Watermark.backfill] processes an
+  explicit range without touching the stored value;
 - **parallel writers**: one key per partition (``partition=``) and a read-only minimum over partitions
-  (:meth:`Watermark.merged`). Writes to a shared key are checked before and read back after, so most
-  interference raises :class:`~airflow_resumable.ConcurrentWriteError`; but the store has no
-  compare-and-set, and two writers that both read before either writes can still lose the higher value.
-  A mapped task writing an unpartitioned key is therefore refused, and a DAG whose runs may overlap
+  ([`Watermark.merged()`][airflow_resumable.watermark.Watermark.merged]). Writes to a shared key are checked
+  before and read back after, so most interference raises
+  [`ConcurrentWriteError`][airflow_resumable.errors.ConcurrentWriteError]; but the store has no
+  compare-and-set, and two writers that both read before either writes can still lose the higher value. A
+  mapped task writing an unpartitioned key is therefore refused, and a DAG whose runs may overlap
   (``max_active_runs > 1``) gets a warning;
-- **a commit record**: value, previous value, writer, time and a user summary (:class:`WatermarkCommit`).
+- **a commit record**: value, previous value, writer, time and a user summary
+  ([`WatermarkCommit`][airflow_resumable._watermark_record.WatermarkCommit]).
 
 What it does not do: move data. Loading ``[w.start, w.end)`` exactly once downstream is the loader's job
 (``lag`` makes delivery at-least-once at the boundary; deduplicate or upsert there).
@@ -84,21 +90,25 @@ class Watermark(Generic[T]):
         still being committed at the source are not skipped. Same types as ``lag``.
     :param partition: one key per writer, named after what the writer loads (e.g. the region of a mapped
         task; not the map index, which can point at another item after the expansion changes). Read all of
-        them as one value with :meth:`merged`. A mapped task must pass it to write (see below).
+        them as one value with [`merged()`][airflow_resumable.watermark.Watermark.merged]. A mapped task must
+        pass it to write (see below).
     :param ordering: ``"lexicographic"`` to allow a ``str`` watermark (compared character by character).
-    :param codec: how values are stored; defaults to :class:`~airflow_resumable.TypedCodec`.
+    :param codec: how values are stored; defaults to [`TypedCodec`][airflow_resumable._codec.TypedCodec].
     :param key: the store key (``"watermark"``, or ``"watermark/<partition>"``); change it only to keep
         two watermarks on one asset apart.
     :param store: an asset store accessor to use instead of the running task's
         ``asset_state_store[asset]`` (for tests: ``airflow_resumable.testing.InMemoryAssetStateStore``).
 
     Every read goes to the store, so one object may be defined at module level and used from several tasks.
-    Bad arguments raise :class:`~airflow_resumable.InvalidValueError` here, before anything is written.
+    Bad arguments raise [`InvalidValueError`][airflow_resumable.errors.InvalidValueError] here, before
+    anything is written.
 
     Shared keys: the store has no compare-and-set, so two writers of one key can race (both read, the later
     and lower write wins). Writing an unpartitioned watermark from a mapped task (``window()``,
-    :meth:`advance`, :meth:`rewind`) raises :class:`~airflow_resumable.InvalidValueError` naming
-    ``partition=``, before the work starts; a DAG with ``max_active_runs > 1`` gets a logged warning.
+    [`advance()`][airflow_resumable.watermark.Watermark.advance],
+    [`rewind()`][airflow_resumable.watermark.Watermark.rewind]) raises
+    [`InvalidValueError`][airflow_resumable.errors.InvalidValueError] naming ``partition=``, before the work
+    starts; a DAG with ``max_active_runs > 1`` gets a logged warning.
     """
 
     def __init__(
@@ -181,14 +191,17 @@ class Watermark(Generic[T]):
         If ``end`` is not past the committed value there is nothing new: the window is empty
         (``w.empty``, ``w.end == w.start``) and leaving it commits nothing.
 
-        Explicit range: ``window(start=..., end=..., commit=False)`` (or :meth:`backfill`) processes that
-        range and leaves the stored watermark alone. With ``commit=True`` the range must start at or before
-        the committed value (no gap), and a successful block moves the watermark to ``end`` if that is
-        further.
+        Explicit range: ``window(start=..., end=..., commit=False)`` (or
+        [`backfill()`][airflow_resumable.watermark.Watermark.backfill]) processes that range and leaves the
+        stored watermark alone. With ``commit=True`` the range must start at or before the committed value (no
+        gap), and a successful block moves the watermark to ``end`` if that is further.
 
         On leaving the block without an exception the window commits its end (or the smaller value given
-        to :meth:`WatermarkWindow.commit_up_to`) with the summary from :meth:`WatermarkWindow.record`. On
-        an exception nothing is written.
+        to
+        [`WatermarkWindow.commit_up_to()`][airflow_resumable._watermark_window.WatermarkWindow.commit_up_to])
+        with the summary from
+        [`WatermarkWindow.record()`][airflow_resumable._watermark_window.WatermarkWindow.record]. On an
+        exception nothing is written.
         """
         kind = self._kind
         if commit:
@@ -245,7 +258,8 @@ class Watermark(Generic[T]):
         """Move the watermark forward to ``value`` now (outside a window).
 
         Equal to the committed value: nothing is written and ``None`` is returned. Before it:
-        :class:`~airflow_resumable.WatermarkRegressionError`, nothing written (use :meth:`rewind`).
+        [`WatermarkRegressionError`][airflow_resumable.errors.WatermarkRegressionError], nothing written (use
+        [`rewind()`][airflow_resumable.watermark.Watermark.rewind]).
         """
         new = self._kind.check(value, "the new value")
         encoded_summary = dict(summary or {})
@@ -270,7 +284,8 @@ class Watermark(Generic[T]):
         """Move the watermark back to ``value`` on purpose, recording who, when and ``reason``.
 
         The next window starts from ``value`` again (so the range is loaded again). ``value`` must be
-        before the committed value; ``reason`` must say why (it is kept in :attr:`rewinds`).
+        before the committed value; ``reason`` must say why (it is kept in
+        [`rewinds`][airflow_resumable.watermark.Watermark.rewinds]).
         """
         new = self._kind.check(value, "the rewind value")
         if not isinstance(reason, str) or not reason.strip():

@@ -1,8 +1,8 @@
 """What the three EMR operators share: state maps, error classification, markers, the discovery window
 and the durable mixin their operator classes start from.
 
-One module per service builds on it (:mod:`airflow_resumable.jobs.emr_serverless`,
-:mod:`airflow_resumable.jobs.emr_containers`, :mod:`airflow_resumable.jobs.emr_steps`); nothing here
+One module per service builds on it (`airflow_resumable.jobs.emr_serverless`,
+`airflow_resumable.jobs.emr_containers`, `airflow_resumable.jobs.emr_steps`); nothing here
 imports the Amazon provider or botocore, so it can be read (and unit-tested) without them.
 """
 
@@ -220,7 +220,7 @@ class EmrDurable(DurableJobMixin):
         return self.job_states.is_succeeded(status)
 
     def is_job_not_found(self, error: BaseException) -> bool:
-        """EMR's own ways of saying "no such job or step" (see :func:`is_aws_not_found`), then the base's."""
+        """EMR's own ways of saying "no such job or step" (see `is_aws_not_found()`), then the base's."""
         return is_aws_not_found(error) or super().is_job_not_found(error)
 
     # -- crash recovery or the provider's own flow ----------------------------------------------------------
@@ -301,7 +301,7 @@ def submit_once_recording(
     """The base's one durable submission (intent, ``submit_job``, id), the intent also holding ``fields``.
 
     Stands in for a base hook that adds backend fields to the write-ahead intent (the EMR steps operator
-    records the cluster there); the rest is :func:`airflow_resumable.jobs._submission.submit_once`.
+    records the cluster there); the rest is `airflow_resumable.jobs._submission.submit_once()`.
     """
     from airflow_resumable.jobs import _job_state
 
@@ -334,7 +334,7 @@ def submit_once_recording(
 
 
 def pages(paginator: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
-    """At most :data:`MAX_PAGES` pages of a boto3 paginator."""
+    """At most `MAX_PAGES` pages of a boto3 paginator."""
     for number, page in enumerate(paginator.paginate(**kwargs)):
         if number >= MAX_PAGES:
             return

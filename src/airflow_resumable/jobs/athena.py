@@ -4,7 +4,7 @@ The provider's operator sends ``StartQueryExecution`` without a ``ClientRequestT
 one, so a retry after a crash runs (and scans, and pays for) the query again; a ``client_request_token``
 you pass is the same on every try, so a retry after a *failed* query gets the failed query back. This one
 records a token per submission in a write-ahead intent before starting the query (see
-:class:`~airflow_resumable.jobs.base.DurableJobMixin`).
+[`DurableJobMixin`][airflow_resumable.jobs.base.DurableJobMixin]).
 
 Needs the Amazon provider: ``pip install 'airflow-resumable[amazon]'``.
 """

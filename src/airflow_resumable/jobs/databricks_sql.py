@@ -1,9 +1,11 @@
 """A crash-safe ``DatabricksSQLStatementsOperator``: a retry reconnects to its statement, never reruns it.
 
-Swap the import and keep every argument::
+Swap the import and keep every argument:
 
-    # from airflow.providers.databricks.operators.databricks import DatabricksSQLStatementsOperator
-    from airflow_resumable.jobs.databricks import DatabricksSQLStatementsOperator
+```python
+# from airflow.providers.databricks.operators.databricks import DatabricksSQLStatementsOperator
+from airflow_resumable.jobs.databricks import DatabricksSQLStatementsOperator
+```
 
 The provider's operator (databricks 7.23) submits the statement (``POST /api/2.0/sql/statements`` with
 ``wait_timeout: 0s``) on every try and stores nothing: a retry after the worker died, or after it deferred,
@@ -107,7 +109,7 @@ class DatabricksSQLStatementsOperator(DurableJobMixin, _provider.DatabricksSQLSt
     def submit_job(self, context: Context) -> str:
         """The provider's request (same JSON and query tags); returns the statement id.
 
-        Unlike the provider's ``execute`` it pushes no XCom: :meth:`execute` does, after the id is stored.
+        Unlike the provider's ``execute`` it pushes no XCom: `execute()` does, after the id is stored.
         """
         tags = build_query_tags(context, self.query_tags, self.include_airflow_query_tags)
         json: dict[str, Any] = {

@@ -1,9 +1,11 @@
 """Crash-safe Databricks notebook and task operators: drop-in subclasses of the provider's (7.23).
 
-Swap the import and keep every argument::
+Swap the import and keep every argument:
 
-    # from airflow.providers.databricks.operators.databricks import DatabricksNotebookOperator
-    from airflow_resumable.jobs.databricks import DatabricksNotebookOperator
+```python
+# from airflow.providers.databricks.operators.databricks import DatabricksNotebookOperator
+from airflow_resumable.jobs.databricks import DatabricksNotebookOperator
+```
 
 Standalone, the provider's ``DatabricksNotebookOperator`` and ``DatabricksTaskOperator`` submit a one-task run
 (``runs/submit``) on every try and store nothing: a retry after the worker died starts a second run while
@@ -16,8 +18,8 @@ or is unknown to Databricks is followed by a new run with a new token.
 
 Inside a ``DatabricksWorkflowTaskGroup`` these operators submit nothing: they monitor their task in the run
 the group's launch task started (found through the launch task's XCom, as the provider does). The launch
-is what must be durable: use :class:`DatabricksWorkflowTaskGroup` from this library, whose launch task
-(:class:`CreateDatabricksWorkflowOperator`) reconnects to its run instead of starting a second one.
+is what must be durable: use `DatabricksWorkflowTaskGroup` from this library, whose launch task
+(`CreateDatabricksWorkflowOperator`) reconnects to its run instead of starting a second one.
 
 With ``durable=False`` the operators are the provider's, unchanged.
 """
@@ -109,9 +111,9 @@ class _DurableTaskRun(DurableJobMixin):
 
     # -- the six methods of the mixin ----------------------------------------------------------------------
     def submit_job(self, context: Context) -> int:
-        """The provider's ``runs/submit`` (same JSON), :attr:`submission_token` as ``idempotency_token``.
+        """The provider's ``runs/submit`` (same JSON), `submission_token` as ``idempotency_token``.
 
-        Nothing else: the run page URL and the XComs come after the run id is stored (in :meth:`execute`),
+        Nothing else: the run page URL and the XComs come after the run id is stored (in `execute()`),
         so the window between ``runs/submit`` and storing the id is one request long.
         """
         run_json = self._get_run_json()

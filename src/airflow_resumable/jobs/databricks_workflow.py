@@ -7,12 +7,14 @@ and monitor their own task in that run. The provider's launch stores nothing and
 retry of the launch (the worker died after ``run-now``, or while waiting for the run to start) starts a
 *second* run of the whole workflow while the first keeps running.
 
-Swap the import to make the launch durable::
+Swap the import to make the launch durable:
 
-    # from airflow.providers.databricks.operators.databricks_workflow import DatabricksWorkflowTaskGroup
-    from airflow_resumable.jobs.databricks import DatabricksWorkflowTaskGroup
+```python
+# from airflow.providers.databricks.operators.databricks_workflow import DatabricksWorkflowTaskGroup
+from airflow_resumable.jobs.databricks import DatabricksWorkflowTaskGroup
+```
 
-Its launch task is :class:`CreateDatabricksWorkflowOperator`: ``run-now`` carries Databricks'
+Its launch task is `CreateDatabricksWorkflowOperator`: ``run-now`` carries Databricks'
 ``idempotency_token`` from a write-ahead intent, the run id is stored under
 ``databricks_workflow_run_id``, and a retry reconnects to the run (waits for it to start, or returns at once
 if it already finished successfully) and returns the same XCom, so the group's tasks monitor the run that
@@ -52,7 +54,7 @@ class CreateDatabricksWorkflowOperator(DurableJobMixin, _provider._CreateDatabri
 
     Same arguments, XCom (the returned ``{"conn_id", "job_id", "run_id"}``), extra link and ``on_kill``;
     plus ``durable`` (default ``True``), ``external_id_key`` (default ``"databricks_workflow_run_id"``) and
-    ``previous_external_id_keys``. Built by :class:`DatabricksWorkflowTaskGroup`, not by DAG authors.
+    ``previous_external_id_keys``. Built by `DatabricksWorkflowTaskGroup`, not by DAG authors.
     """
 
     external_id_key = "databricks_workflow_run_id"
@@ -69,7 +71,7 @@ class CreateDatabricksWorkflowOperator(DurableJobMixin, _provider._CreateDatabri
         return self.execute_resumable(context)
 
     def submit_job(self, context: Context) -> int:
-        """The provider's ``jobs/create``-or-``reset`` and ``run-now``, with :attr:`submission_token`."""
+        """The provider's ``jobs/create``-or-``reset`` and ``run-now``, with `submission_token`."""
         self._job_id = self._create_or_reset_job(context)
         payload: dict[str, Any] = {
             "job_id": self._job_id,

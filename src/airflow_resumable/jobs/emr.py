@@ -8,8 +8,8 @@ dies while a Spark job runs leaves that job running and the retry starts (and pa
 The operators here take exactly the provider's arguments (swap the import) and are durable by default
 (``durable=False`` gives the provider's behaviour back). Each try first decides, from what earlier tries
 stored in ``task_state_store``, whether to reconnect to a running job, return the result of a finished
-one, or submit (see :class:`~airflow_resumable.jobs.base.DurableJobMixin`). Every submission is preceded
-by a write-ahead intent holding a deterministic token, which is:
+one, or submit (see [`DurableJobMixin`][airflow_resumable.jobs.base.DurableJobMixin]). Every submission is
+preceded by a write-ahead intent holding a deterministic token, which is:
 
 - passed as the native ``clientToken`` (EMR Serverless, EMR on EKS), so AWS returns the same job run for a
   repeated submission;
@@ -24,9 +24,9 @@ EMR Serverless and EMR on EKS, the list of step ids for EMR steps.
 
 Needs the Amazon provider: ``pip install 'airflow-resumable[amazon]'``.
 
-One module per service holds each operator (:mod:`~airflow_resumable.jobs.emr_serverless`,
-:mod:`~airflow_resumable.jobs.emr_containers`, :mod:`~airflow_resumable.jobs.emr_steps`, and
-:mod:`~airflow_resumable.jobs.emr_create` for ``EmrCreateJobFlowOperator``); import them from here.
+One module per service holds each operator (`emr_serverless`,
+`emr_containers`, `emr_steps`, and
+`emr_create` for ``EmrCreateJobFlowOperator``); import them from here.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 The provider's operator makes a fresh ``clientToken`` on every try, so a retry after a crash starts a
 second job run. This one decides first, from what earlier tries stored in ``task_state_store``, whether to
 reconnect, return the id of a finished run, or submit once with a write-ahead token (see
-:class:`~airflow_resumable.jobs.base.DurableJobMixin`). Import it from :mod:`airflow_resumable.jobs.emr`.
+[`DurableJobMixin`][airflow_resumable.jobs.base.DurableJobMixin]). Import it from
+`airflow_resumable.jobs.emr`.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 ``RunJobFlow`` takes no idempotency token, so the provider's operator creates a new cluster on every try:
 a worker that dies after the cluster was requested leaves it running (and billing) while the retry starts
 a second one. This one tags every cluster with its submission's token and, on a retry, finds the cluster
-an earlier try created before creating anything (see :class:`~airflow_resumable.jobs.base.DurableJobMixin`).
-Import it from :mod:`airflow_resumable.jobs.emr`.
+an earlier try created before creating anything (see
+[`DurableJobMixin`][airflow_resumable.jobs.base.DurableJobMixin]). Import it from
+`airflow_resumable.jobs.emr`.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ class EmrCreateJobFlowOperator(common.EmrDurable, _provider.EmrCreateJobFlowOper
         succeeded=_READY,
         failed=frozenset({_FAILED}),
     )
-    """The cluster states (for reading only: the wait policy decides, see :meth:`is_job_succeeded`)."""
+    """The cluster states (for reading only: the wait policy decides, see `is_job_succeeded()`)."""
     user_token_argument = None  # RunJobFlow takes no token
 
     def execute(self, context: Context) -> str | None:

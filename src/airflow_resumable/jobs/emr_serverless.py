@@ -4,7 +4,8 @@ The provider's operator makes a random ``clientToken`` per operator instance, so
 a Spark job runs leaves that job running and the retry starts (and pays for) a second one. This one
 decides first, from what earlier tries stored in ``task_state_store``, whether to reconnect to the job,
 return the id of a finished one, or submit once with a write-ahead token (see
-:class:`~airflow_resumable.jobs.base.DurableJobMixin`). Import it from :mod:`airflow_resumable.jobs.emr`.
+[`DurableJobMixin`][airflow_resumable.jobs.base.DurableJobMixin]). Import it from
+`airflow_resumable.jobs.emr`.
 """
 
 from __future__ import annotations

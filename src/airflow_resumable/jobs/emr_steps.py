@@ -3,7 +3,8 @@
 ``AddJobFlowSteps`` takes no idempotency token, so the provider's operator adds the steps again on every
 try. This one marks every step ``Name`` with the submission's token and, on a retry, looks for those
 steps on the cluster the submission recorded before adding anything (see
-:class:`~airflow_resumable.jobs.base.DurableJobMixin`). Import it from :mod:`airflow_resumable.jobs.emr`.
+[`DurableJobMixin`][airflow_resumable.jobs.base.DurableJobMixin]). Import it from
+`airflow_resumable.jobs.emr`.
 """
 
 from __future__ import annotations
@@ -185,7 +186,7 @@ class EmrAddStepsOperator(common.EmrDurable, _provider.EmrAddStepsOperator):
     ) -> JsonValue | None:
         """The steps of the submission with ``token`` when *all* are on its recorded cluster, else ``None``.
 
-        A partial find returns ``None``: the retry then submits with the same token, and :meth:`submit_job`
+        A partial find returns ``None``: the retry then submits with the same token, and `submit_job()`
         reuses the steps that are there and adds only the missing ones. A recorded cluster EMR no longer
         knows holds none of them.
         """

@@ -3,7 +3,7 @@
 The provider's operator lets Step Functions pick a random execution name unless you pass one, so a retry
 after a crash starts a second execution; a ``name`` you pass is refused on the retry once the first
 execution finished (``ExecutionAlreadyExists``), so that retry fails. This one gives every submission a
-name recorded in a write-ahead intent (see :class:`~airflow_resumable.jobs.base.DurableJobMixin`).
+name recorded in a write-ahead intent (see [`DurableJobMixin`][airflow_resumable.jobs.base.DurableJobMixin]).
 
 Needs the Amazon provider: ``pip install 'airflow-resumable[amazon]'``.
 """

@@ -26,7 +26,7 @@ __all__ = ["checkpoints", "jobs", "orphans", "with_live_status"]
 R = TypeVar("R")
 FINISHED_TI_STATES = ["failed", "success", "skipped", "upstream_failed", "removed"]
 JOB_FIELDS = frozenset({"region_name", "virtual_cluster_id", "application_id", "job_flow_id", "cluster_id"})
-"""Rendered fields (besides ``*conn_id``) kept on a :class:`TaskRef` for backends to find a job."""
+"""Rendered fields (besides ``*conn_id``) kept on a `TaskRef` for backends to find a job."""
 
 
 def task_ref(ti: Any, run_state: str | None = None) -> TaskRef:

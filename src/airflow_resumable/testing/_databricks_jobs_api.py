@@ -1,7 +1,7 @@
 """More of the local Databricks stand-in: jobs, the task runs of a run, the SQL Statement Execution API.
 
-:class:`~airflow_resumable.testing.databricks_server.FakeDatabricks` routes every request here first
-(:func:`route`); what this module does not answer goes to the server's own run endpoints. Added:
+[`FakeDatabricks`][airflow_resumable.testing.databricks_server.FakeDatabricks] routes every request here first
+(`route()`); what this module does not answer goes to the server's own run endpoints. Added:
 
 - ``jobs/create``, ``jobs/reset``, ``jobs/get``, ``jobs/delete`` and ``jobs/list`` (by name): a job keeps its
   settings, so ``run-now`` of it has the job's tasks;
@@ -13,11 +13,11 @@
 - ``jobs/runs/list`` with ``job_id``, ``active_only``, ``completed_only``, ``start_time_from``/``_to``,
   ``limit``/``offset`` (newest first, as Databricks lists them);
 - ``api/2.0/sql/statements``: submit (``POST``), get (``GET .../<id>``), cancel (``POST .../<id>/cancel``).
-  Each statement follows a script from :attr:`JobsApi.statement_scripts` (default ``PENDING``,
+  Each statement follows a script from `JobsApi.statement_scripts` (default ``PENDING``,
   ``RUNNING``, ``SUCCEEDED``), one step per get; ``FAILED`` carries an error, ``GONE`` answers 404 from
   there on. Like Databricks, the API has **no idempotency token**: every ``POST`` is a new statement.
 
-Test controls live on :func:`jobs_api` (``jobs_api(server).statements``, ``.task_scripts``...).
+Test controls live on `jobs_api()` (``jobs_api(server).statements``, ``.task_scripts``...).
 """
 
 from __future__ import annotations

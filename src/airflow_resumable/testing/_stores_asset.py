@@ -1,6 +1,7 @@
 """In-memory stand-ins for ``context["asset_state_store"]`` and its per-asset accessors (Airflow 3.3.2).
 
-Part of :mod:`airflow_resumable.testing.stores`, which documents how these stores fail and why.
+Part of [`airflow_resumable.testing.stores`][airflow_resumable.testing.stores], which documents how these
+stores fail and why.
 """
 
 from __future__ import annotations
@@ -86,19 +87,21 @@ class InMemoryAssetStateStore:
         return {} if row is None else dict(row.writer)
 
     async def aget(self, key: str, default: Any = None) -> Any:
-        """Async version of :meth:`get`."""
+        """Async version of [`get()`][airflow_resumable.testing._stores_asset.InMemoryAssetStateStore.get]."""
         return self.get(key, default)
 
     async def aset(self, key: str, value: Any) -> None:
-        """Async version of :meth:`set`."""
+        """Async version of [`set()`][airflow_resumable.testing._stores_asset.InMemoryAssetStateStore.set]."""
         self.set(key, value)
 
     async def adelete(self, key: str) -> None:
-        """Async version of :meth:`delete`."""
+        """Async version of
+        [`delete()`][airflow_resumable.testing._stores_asset.InMemoryAssetStateStore.delete]."""
         self.delete(key)
 
     async def aclear(self) -> None:
-        """Async version of :meth:`clear`."""
+        """Async version of
+        [`clear()`][airflow_resumable.testing._stores_asset.InMemoryAssetStateStore.clear]."""
         self.clear()
 
 

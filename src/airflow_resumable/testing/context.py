@@ -1,8 +1,8 @@
 """A task context for unit tests: the fields helpers read, with in-memory stores, installed as "current".
 
-Inside :func:`task_context`, ``airflow.sdk.get_current_context()`` returns the fake context, so library
-helpers (``Checkpointer``, ``Watermark``, job operators) find their stores exactly as they would in a
-running task.
+Inside [`task_context()`][airflow_resumable.testing.context.task_context],
+``airflow.sdk.get_current_context()`` returns the fake context, so library helpers (``Checkpointer``,
+``Watermark``, job operators) find their stores exactly as they would in a running task.
 """
 
 from __future__ import annotations

@@ -1,12 +1,14 @@
 """Crash a task on purpose, run it again, and see what each try did.
 
-This is how a DAG author proves, in a plain unit test, that their own task resumes::
+This is how a DAG author proves, in a plain unit test, that their own task resumes:
 
-    from airflow_resumable.testing import after_call, crash_and_retry
+```python
+from airflow_resumable.testing import after_call, crash_and_retry
 
-    report = crash_and_retry(my_task, crash=after_call("my_dags.orders.load_row", 3))
-    assert report.tries[0].outcome == "crashed"
-    assert report.tries[1].calls == 7          # 10 rows, 3 done before the crash: no redo
+report = crash_and_retry(my_task, crash=after_call("my_dags.orders.load_row", 3))
+assert report.tries[0].outcome == "crashed"
+assert report.tries[1].calls == 7          # 10 rows, 3 done before the crash: no redo
+```
 
 Try 1 runs with the crash armed; later tries run with the same stores (as Airflow's retries do) until one
 succeeds or ``tries`` is reached. A *hard* crash (the default) stands for a killed worker: the try stops at
@@ -230,8 +232,9 @@ def crash_and_retry(
 
     ``fn`` receives, by parameter name, ``context`` and any context key (``task_state_store``, ``ti``,
     ``params``...), plus ``kwargs``; it also runs with the context installed as current, so helpers that
-    look it up find it. ``context_kwargs`` go to :func:`make_context` (``dag_id``, ``map_index``,
-    ``inlets``, ``outlets``...). Stops at the first successful try.
+    look it up find it. ``context_kwargs`` go to
+    [`make_context()`][airflow_resumable.testing.context.make_context] (``dag_id``, ``map_index``, ``inlets``,
+    ``outlets``...). Stops at the first successful try.
     """
     backend = backend or InMemoryStateBackend()
     reports: list[TryReport] = []

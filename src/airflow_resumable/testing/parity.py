@@ -3,10 +3,10 @@
 ``run_task_script(store)`` and ``run_asset_script(mapping, first, second, undeclared)`` perform the same
 operations on whatever stores they are given and return one outcome per step: ``["ok", value]`` or
 ``["raises", exception type name, HTTP status or None]``. The project's parity suite runs them in a task
-run the way a real worker runs it (:func:`real_worker_channel`), under ``dag.test()``, and against
-:mod:`airflow_resumable.testing.stores`, and requires identical outcomes from the worker and the in-memory
-stores, so a change in Airflow's behaviour shows up as a failing test. Anyone can run them against their
-own Airflow the same way.
+run the way a real worker runs it (`real_worker_channel()`), under ``dag.test()``, and against
+[`airflow_resumable.testing.stores`][airflow_resumable.testing.stores], and requires identical outcomes from
+the worker and the in-memory stores, so a change in Airflow's behaviour shows up as a failing test. Anyone can
+run them against their own Airflow the same way.
 """
 
 from __future__ import annotations

@@ -7,7 +7,9 @@ Fixtures:
   ``context["asset_state_store"]`` mapping for the assets listed by the ``asset_state_store_assets``
   fixture, which a test can override; by default a single asset named ``"asset"``).
 - ``context``: a task context with both stores, installed as the current context for the test.
-- ``crash_and_retry``: :func:`airflow_resumable.testing.crash_and_retry`, bound to the test's backend.
+- ``crash_and_retry``:
+  [`airflow_resumable.testing.crash_and_retry()`][airflow_resumable.testing.crash.crash_and_retry], bound to
+  the test's backend.
 - ``airflow_sandbox``: a real Airflow 3.3 (SQLite) home, fresh for each test, whose ``run_dag(source)``
   runs a DAG with ``dag.test()`` and real retries.
 - ``airflow_deployment``: a real deployment (PostgreSQL, api-server, scheduler, dag-processor, triggerer,

@@ -1,13 +1,15 @@
 """Run real DAGs through real Airflow 3.3, in this process: a throwaway AIRFLOW_HOME with SQLite.
 
-:class:`AirflowSandbox` is what the test suite, the benchmarks and ``airflow-resumable demo`` use to run a
-DAG with ``dag.test()``: retries happen for real and the state stores are Airflow's own. The metadata
-database is migrated once (and cached per Airflow version); every :meth:`AirflowSandbox.fresh` copies that
-file, so each test starts from an empty database in milliseconds instead of a 3-second migration.
+[`AirflowSandbox`][airflow_resumable.testing.sandbox.AirflowSandbox] is what the test suite, the benchmarks
+and ``airflow-resumable demo`` use to run a DAG with ``dag.test()``: retries happen for real and the state
+stores are Airflow's own. The metadata database is migrated once (and cached per Airflow version); every
+[`AirflowSandbox.fresh()`][airflow_resumable.testing.sandbox.AirflowSandbox.fresh] copies that file, so each
+test starts from an empty database in milliseconds instead of a 3-second migration.
 
-Airflow reads its configuration when it is first imported, so :meth:`AirflowSandbox.activate` must run
-before anything imports ``airflow``; the pytest plugin and the demo do that. On Airflow 3.3 ``dag.test()``
-only runs DAGs it can find in the dags folder, so :meth:`run_dag` writes the DAG source there first.
+Airflow reads its configuration when it is first imported, so
+[`AirflowSandbox.activate()`][airflow_resumable.testing.sandbox.AirflowSandbox.activate] must run before
+anything imports ``airflow``; the pytest plugin and the demo do that. On Airflow 3.3 ``dag.test()`` only runs
+DAGs it can find in the dags folder, so `run_dag()` writes the DAG source there first.
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ class TryRecord:
 
 @dataclass
 class DagRunResult:
-    """What a :meth:`AirflowSandbox.run_dag` call did."""
+    """What a [`AirflowSandbox.run_dag()`][airflow_resumable.testing.sandbox.AirflowSandbox.run_dag] call
+    did."""
 
     dag_id: str
     run_id: str

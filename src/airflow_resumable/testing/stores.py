@@ -129,8 +129,9 @@ def _shared_backend(backend: InMemoryStateBackend | None, clock: Clock | None) -
 class InMemoryTaskStateStore:
     """Stand-in for ``context["task_state_store"]``: ``get``, ``set``, ``delete``, ``clear``.
 
-    Two stores built on the same :class:`InMemoryStateBackend` with the same dag/run/task/map index see
-    the same keys, which is how a retry sees what the failed try wrote.
+    Two stores built on the same
+    [`InMemoryStateBackend`][airflow_resumable.testing.stores.InMemoryStateBackend] with the same
+    dag/run/task/map index see the same keys, which is how a retry sees what the failed try wrote.
     """
 
     def __init__(
@@ -158,7 +159,8 @@ class InMemoryTaskStateStore:
         """Return the stored value, or ``default`` if the key does not exist.
 
         As in Airflow 3.3, expiry is not checked on read: an expired key is returned until
-        :meth:`InMemoryStateBackend.cleanup` (``airflow state-store clean``) removes it.
+        [`InMemoryStateBackend.cleanup()`][airflow_resumable.testing.stores.InMemoryStateBackend.cleanup]
+        (``airflow state-store clean``) removes it.
         """
         check_key(key, "path")
         row = self.backend.task_rows.get(self._row_key(key))
