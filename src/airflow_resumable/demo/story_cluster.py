@@ -44,10 +44,11 @@ def _local_emr() -> tuple[Any, str, Any]:
 
 
 def _clusters_up(emr: Any, name: str) -> list[str]:
-    clusters = emr.list_clusters(ClusterStates=["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING"])[
-        "Clusters"
-    ]
-    return [c["Id"] for c in clusters if c["Name"] == name]
+    # Every page: ListClusters answers 50 clusters at a time, and the local EMR may hold other clusters.
+    pages = emr.get_paginator("list_clusters").paginate(
+        ClusterStates=["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING"]
+    )
+    return [c["Id"] for page in pages for c in page["Clusters"] if c["Name"] == name]
 
 
 def run(sandbox: AirflowSandbox, say: Say) -> bool:
@@ -67,6 +68,7 @@ def run(sandbox: AirflowSandbox, say: Say) -> bool:
     ok = True
     try:
         for dag_id, task_id, name, who, expected in CASES:
+            before = set(_clusters_up(emr, name))  # the local EMR is process-wide: count this run's only
             result = sandbox.run_dag(DAG_FILE, dag_id=dag_id)
             say(f"{who}:")
             first: str | None = None
@@ -77,7 +79,7 @@ def run(sandbox: AirflowSandbox, say: Say) -> bool:
                 else:
                     same = "the cluster try 1 requested" if job_flow_id == first else "a second cluster"
                     say(f"  try {try_number}: returned {job_flow_id} ({same})")
-            up = _clusters_up(emr, name)
+            up = [cluster for cluster in _clusters_up(emr, name) if cluster not in before]
             say(f"  task states per try: {result.states(task_id)}; clusters up and billing: {len(up)}")
             ok = ok and result.state == "success" and len(up) == expected
     finally:
