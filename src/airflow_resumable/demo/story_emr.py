@@ -2,45 +2,22 @@
 
 from __future__ import annotations
 
-import json
-import logging
-import os
 import re
 from typing import TYPE_CHECKING, Any
 
+from airflow_resumable.demo._local_aws import local_emr
 from airflow_resumable.demo.story import DAGS, Say, Story
 
 if TYPE_CHECKING:
     from airflow_resumable.testing.sandbox import AirflowSandbox
 
 DAG_FILE = DAGS / "emr_steps_reconnect.py"
-CONN = "AIRFLOW_CONN_AWS_DEFAULT"
 LINE = re.compile(r"DEMO operator=\w+ try=(\d+) step_ids=(\S+)")
 CASES = (
     # dag id, task id, who, how many steps the cluster should hold afterwards
     ("demo_emr_steps_reconnect", "resumable", "airflow-resumable's operator", 2),
     ("demo_emr_steps_provider", "provider", "the provider's own operator", 4),
 )
-
-
-def _local_emr() -> tuple[Any, str, Any]:
-    """A moto server on 127.0.0.1 with one EMR cluster: (server, endpoint url, boto3 EMR client)."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    emr = boto3.client(
-        "emr",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="demo",
-        aws_secret_access_key="demo",
-    )
-    return server, url, emr
 
 
 def _new_cluster(emr: Any, name: str) -> str:
@@ -62,18 +39,8 @@ def _new_cluster(emr: Any, name: str) -> str:
 def run(sandbox: AirflowSandbox, say: Say) -> bool:
     say("EMR here is moto's local EMR API on 127.0.0.1, reached by the provider's real EmrHook")
     say("through the aws_default connection; its steps stay PENDING, so the task does not wait for them.")
-    server, url, emr = _local_emr()
-    previous = os.environ.get(CONN)
-    os.environ[CONN] = json.dumps(
-        {
-            "conn_type": "aws",
-            "login": "demo",
-            "password": "demo",
-            "extra": {"endpoint_url": url, "region_name": "us-east-1"},
-        }
-    )
     ok = True
-    try:
+    with local_emr() as emr:
         for dag_id, task_id, who, expected in CASES:
             cluster = _new_cluster(emr, dag_id)
             result = sandbox.run_dag(DAG_FILE, dag_id=dag_id, run_conf={"cluster_id": cluster})
@@ -89,12 +56,6 @@ def run(sandbox: AirflowSandbox, say: Say) -> bool:
             names = [step["Name"] for step in emr.list_steps(ClusterId=cluster)["Steps"]]
             say(f"  task states per try: {result.states(task_id)}; steps on the cluster: {len(names)}")
             ok = ok and result.state == "success" and len(names) == expected
-    finally:
-        if previous is None:
-            os.environ.pop(CONN, None)
-        else:
-            os.environ[CONN] = previous
-        server.stop()
     return ok
 
 

@@ -26,28 +26,31 @@ def test_cluster_story_counts_every_page_of_clusters(
 ) -> None:
     # The local EMR is process-wide: clusters left by other tests push the story's past ListClusters' first
     # page of 50, which once made the provider's second cluster invisible to the story.
+    from contextlib import contextmanager
+
     from airflow_resumable.demo import story_cluster
 
-    local_emr = story_cluster._local_emr
+    local_emr = story_cluster.local_emr
 
-    def crowded() -> tuple:
-        server, url, emr = local_emr()
-        instances = {
-            "InstanceCount": 1,
-            "MasterInstanceType": "m5.xlarge",
-            "KeepJobFlowAliveWhenNoSteps": True,
-        }
-        for i in range(60):
-            emr.run_job_flow(
-                Name=f"other-{i}",
-                ReleaseLabel="emr-7.1.0",
-                Instances=instances,
-                JobFlowRole="r",
-                ServiceRole="s",
-            )
-        return server, url, emr
+    @contextmanager
+    def crowded():
+        with local_emr() as emr:
+            instances = {
+                "InstanceCount": 1,
+                "MasterInstanceType": "m5.xlarge",
+                "KeepJobFlowAliveWhenNoSteps": True,
+            }
+            for i in range(60):
+                emr.run_job_flow(
+                    Name=f"other-{i}",
+                    ReleaseLabel="emr-7.1.0",
+                    Instances=instances,
+                    JobFlowRole="r",
+                    ServiceRole="s",
+                )
+            yield emr
 
-    monkeypatch.setattr(story_cluster, "_local_emr", crowded)
+    monkeypatch.setattr(story_cluster, "local_emr", crowded)
     lines: list[str] = []
 
     assert story_cluster.STORY.run(airflow_sandbox, lines.append) is True, "\n".join(lines)
