@@ -182,8 +182,8 @@ class FakeEcs:
     def url(self) -> str:
         if self._server is None:
             raise RuntimeError("FakeEcs is not started: call start() or use it as a context manager.")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        port = self._server.server_address[1]
+        return f"http://127.0.0.1:{port}"
 
     def environ(self, conn_id: str = "aws_default") -> dict[str, str]:
         """Environment variables defining ``conn_id`` as an AWS connection to this server."""
