@@ -59,6 +59,7 @@ NOT_FOUND_CODES = frozenset(
     {
         "ResourceNotFoundException",
         "ResourceNotFound",
+        "ExecutionDoesNotExist",  # Step Functions (DescribeExecution, HTTP 400)
         "NotFound",
         "NoSuchEntity",
         "RESOURCE_DOES_NOT_EXIST",

@@ -176,12 +176,6 @@ class StepFunctionStartExecutionOperator(common.EmrDurable, _provider.StepFuncti
             raise
         return arn
 
-    def is_job_not_found(self, error: BaseException) -> bool:
-        """Step Functions says ``ExecutionDoesNotExist``; then the shared AWS reading."""
-        if any(_errors.error_code(e) == "ExecutionDoesNotExist" for e in _errors.causes(error)):
-            return True
-        return super().is_job_not_found(error)
-
     # -- helpers ---------------------------------------------------------------------------------------
     def _links(self, arn: str, context: Context) -> None:
         StateMachineExecutionsDetailsLink.persist(

@@ -234,3 +234,44 @@ def test_a_retry_after_the_arn_was_stored(durable_make, task_context, machine, s
 
     assert (arn != first) is new
     assert len(aws_servers.executions(machine)) == (2 if new else 1)
+
+
+# -- an execution Step Functions no longer knows -----------------------------------------------------------
+def test_describe_execution_of_an_unknown_arn_is_read_as_not_found(machine):
+    """moto answers as the Step Functions API reference says (DescribeExecution's errors:
+    ExecutionDoesNotExist, HTTP 400), and the shared error reading takes that as "this job does not exist",
+    not as worth retrying."""
+    import gzip
+    import json
+    from pathlib import Path
+
+    import botocore
+    from botocore.exceptions import ClientError
+
+    from airflow_resumable.jobs import _errors
+
+    model_dir = Path(botocore.__file__).parent / "data" / "stepfunctions"
+    model = json.loads(gzip.decompress(next(model_dir.glob("*/service-2.json.gz")).read_bytes()))
+    assert {"shape": "ExecutionDoesNotExist"} in model["operations"]["DescribeExecution"]["errors"]
+
+    arn = ours.execution_arn(machine, f"never-started-{uuid.uuid4().hex[:8]}")
+    with pytest.raises(ClientError) as raised:
+        moto_server.client("stepfunctions").describe_execution(executionArn=arn)
+
+    error = raised.value
+    assert error.response["Error"]["Code"] == "ExecutionDoesNotExist"
+    assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert _errors.is_not_found(error) and not _errors.is_transient(error)
+
+
+def test_a_stored_execution_that_is_gone_starts_the_next_generation(durable_make, task_context, machine):
+    first = durable_make().execute(task_context(1))
+    aws_servers.forget_execution(first)
+
+    retry = durable_make()
+    calls = moto_server.Requests(retry, SERVICE)
+    arn = retry.execute(task_context(2))
+
+    assert arn != first and re.search(r"-g2$", arn)
+    assert [e.execution_arn for e in aws_servers.executions(machine)] == [arn]
+    assert calls.names() == ["DescribeExecution", "StartExecution"]  # read once as gone, never retried
