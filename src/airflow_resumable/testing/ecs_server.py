@@ -75,6 +75,8 @@ class FakeTask:
     """How many ``DescribeTasks`` answers have shown this task."""
     stopped_by: str | None = None
     """The ``reason`` of a ``StopTask`` call, once one stopped it."""
+    logs: list[str] = field(default_factory=list)
+    """What the task's containers wrote to their ``awslogs`` stream (``<prefix>/<container>/<task id>``)."""
 
     @property
     def step(self) -> str:
@@ -152,7 +154,9 @@ class FakeEcs:
         self.clusters: set[str] = set()
         self.task_definitions: dict[str, list[str]] = {}
         self.logs: dict[tuple[str, str], list[str]] = {}
-        """``(log group, stream) -> messages``: what ``GetLogEvents`` serves."""
+        """``(log group, stream) -> messages``: what ``GetLogEvents`` serves, besides the tasks' own logs."""
+        self.task_logs: list[str] = []
+        """The log lines every new task writes (served for any stream whose name ends with its task id)."""
         self._tokens: dict[tuple[str, str], tuple[float, str, list[str], dict[str, Any]]] = {}
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
@@ -301,7 +305,9 @@ class FakeEcs:
             raise _ApiError("ClientException", "TaskDefinition not found.")
         arn = f"arn:aws:ecs:{self.region}:{ACCOUNT_ID}:task/{cluster}/{uuid.uuid4().hex}"
         script = self.scripts.pop(0) if self.scripts else list(DEFAULT_SCRIPT)
-        task = FakeTask(arn, cluster, family, request, list(containers), list(script))
+        task = FakeTask(
+            arn, cluster, family, request, list(containers), list(script), logs=list(self.task_logs)
+        )
         self.tasks.append(task)
         if token:
             self._tokens[(cluster, token)] = (now, fingerprint, [arn], request)
@@ -352,9 +358,11 @@ class FakeEcs:
 
     def _op_GetLogEvents(self, body: dict[str, Any]) -> dict[str, Any]:
         key = (str(body.get("logGroupName")), str(body.get("logStreamName")))
-        if key not in self.logs:
+        task_id = key[1].rsplit("/", 1)[-1]
+        owners = [t for t in self.tasks if t.arn.endswith(f"/{task_id}") and t.logs]
+        if key not in self.logs and not owners:
             raise _ApiError("ResourceNotFoundException", "The specified log stream does not exist.")
-        messages = self.logs[key]
+        messages = self.logs[key] if key in self.logs else owners[0].logs
         start = int(str(body.get("nextToken") or "f/0").split("/")[-1])
         limit = int(body.get("limit") or 10000)
         if body.get("nextToken") is None and not body.get("startFromHead", False):
