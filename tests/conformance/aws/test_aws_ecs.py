@@ -206,7 +206,7 @@ FAILURES = {
 }
 
 
-@pytest.mark.parametrize("script, extra", list(FAILURES.values()), ids=list(FAILURES))
+@pytest.mark.parametrize(("script", "extra"), list(FAILURES.values()), ids=list(FAILURES))
 def test_a_failed_task_raises_as_with_the_provider(make, ecs, task_context, script, extra):
     if "number_logs_exception" in extra:
         ecs.task_logs = ["one", "two", "Traceback: boom"]
