@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+from collections.abc import Sized
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from airflow_resumable import _store
@@ -62,6 +64,8 @@ class CheckpointCore:
     _ended: bool
     _tracked: int
     _block: object
+    _given_total: int | None
+    _total: int | None
 
     if TYPE_CHECKING:  # provided by the mixins and by Checkpointer
 
@@ -74,8 +78,6 @@ class CheckpointCore:
         async def _acommit(self) -> None: ...
 
         def commit(self) -> None: ...
-
-        def _warn_if_short(self, items: object, base: int) -> None: ...
 
         def _refuse_late(self, what: str) -> None: ...
 
@@ -92,7 +94,8 @@ class CheckpointCore:
         self._written_changes = 0
         self._committed_pos: Any = self._initial
         self._committed_items = 0
-        self._resumed_items = 0
+        self._resumed_items = 0  # items done when this block started (restored from earlier tries)
+        self._started_at = datetime.now(tz=timezone.utc).isoformat()
         self._resumed = False
         self._stored = False
         self._error: BaseException | None = None
@@ -159,6 +162,30 @@ class CheckpointCore:
             extra,
             saved.updated_at,
         )
+
+    # -- the input -------------------------------------------------------------------------------------------
+    def _note_input(self, items: object, total: int | None, base: int | None) -> None:
+        """Learn how many items the input has (lock held): the loop's ``total``, else the checkpointer's,
+        else ``len(items)`` when the input is ``Sized`` (a list, range, dict...: never a generator, and it is
+        never iterated here). With default positions (``base``), warn if the input is shorter than what
+        earlier tries finished."""
+        size = None
+        if isinstance(items, Sized):
+            try:
+                size = len(items)
+            except Exception:  # a __len__ that refuses (e.g. a 0-d array): the size is just not known
+                size = None
+        if size is not None and base is not None and size < base:
+            log.warning(
+                "Checkpoint %r: earlier tries finished %d items but only %d were given, so nothing is left "
+                "to do. If the input changed, pass fingerprint= so stale progress is discarded.",
+                self.key,
+                base,
+                size,
+            )
+        if total is None:
+            total = self._given_total if self._given_total is not None else size
+        self._total = total  # not progress: written with the next commit, never on its own
 
     # -- how the with block ends -------------------------------------------------------------------------
     def _take_deferred(self) -> BaseException | None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from airflow_resumable._checkpoint_core import CheckpointCore
 from airflow_resumable._checkpoint_positions import SKIP, Ordinal
+from airflow_resumable._checkpoint_record import check_total
 from airflow_resumable._codec import describe
 from airflow_resumable.errors import InvalidValueError
 
@@ -38,17 +39,19 @@ F = TypeVar("F", bound=_Future)
 class CheckpointFanOut(CheckpointCore):
     """Out-of-order progress of a checkpointer."""
 
-    def remaining(self, items: Iterable[T]) -> Iterator[tuple[int, T]]:
+    def remaining(self, items: Iterable[T], *, total: int | None = None) -> Iterator[tuple[int, T]]:
         """``(position, item)`` for every item not finished yet, for work that completes out of order.
 
         The n-th item has position n. Nothing is marked done here: call `done()` (or `track()`) with
-        the position when the item's work has succeeded.
+        the position when the item's work has succeeded. ``total`` is the number of items of the whole
+        input, as in [`iterate()`][airflow_resumable.checkpoint.Checkpointer.iterate].
         """
+        total = check_total(total, f"Checkpointer {self.key!r}: remaining(total=...)")
         self._ensure_loaded()
         self._settle_runs("remaining()")
         with self._lock:
             base = self._int_position("remaining()")
-            self._warn_if_short(items, base)
+            self._note_input(items, total, base)
             place = Ordinal(base, self._pending.copy() if self._pending else None)
         return self._remaining(place, items)
 
@@ -118,7 +121,13 @@ class CheckpointFanOut(CheckpointCore):
         return future
 
     def map(
-        self, fn: Callable[[T], R], items: Iterable[T], executor: Executor, *, in_flight: int | None = None
+        self,
+        fn: Callable[[T], R],
+        items: Iterable[T],
+        executor: Executor,
+        *,
+        in_flight: int | None = None,
+        total: int | None = None,
     ) -> Iterator[R]:
         """Run ``fn(item)`` in ``executor`` for every item not finished yet; yield the results in order.
 
@@ -128,12 +137,13 @@ class CheckpointFanOut(CheckpointCore):
         executor's workers) are submitted ahead of the result being read. When a call raises, the calls
         not started yet are cancelled and the error is raised here; whatever finished stays done.
         Read the results inside the ``with`` block, with the executor's own block inside it too.
+        ``total`` is the number of items of the whole input, as in `remaining()`.
         """
         if in_flight is None:
             in_flight = 2 * int(getattr(executor, "_max_workers", 8) or 8)
         if isinstance(in_flight, bool) or not isinstance(in_flight, int) or in_flight < 1:
             raise InvalidValueError(f"map(in_flight=...) must be a whole number >= 1, got {in_flight!r}.")
-        return self._map(fn, self.remaining(items), executor, in_flight)
+        return self._map(fn, self.remaining(items, total=total), executor, in_flight)
 
     def _map(
         self, fn: Callable[[T], R], todo: Iterator[tuple[int, T]], executor: Executor, in_flight: int

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sized
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
@@ -224,7 +224,9 @@ class AsyncLoop(Generic[T]):
 class CheckpointLoops(CheckpointCore):
     """The loop bookkeeping of a checkpointer: its runs, their in-flight items, and settling them."""
 
-    def _new_run(self, key: Callable[[Any], Any] | None, items: object, *, is_async: bool) -> tuple[Run, Any]:
+    def _new_run(
+        self, key: Callable[[Any], Any] | None, items: object, *, is_async: bool, total: int | None = None
+    ) -> tuple[Run, Any]:
         if key is not None and not callable(key):
             raise InvalidValueError(f"iterate(key=...) must be a function of the item, got {key!r}.")
         self._settle_runs("iterate()")
@@ -235,11 +237,12 @@ class CheckpointLoops(CheckpointCore):
                         f"Checkpointer {self.key!r} holds out-of-order progress (from done()); iterate it "
                         "with the default positions, or use remaining() and done()."
                     )
+                self._note_input(items, total, None)
                 run = Run("positions", pos=self._pos, is_async=is_async)
                 place: Any = Keyed(key, self._pos, self._codec, self.key)
             else:
                 base = self._int_position("iterate()")
-                self._warn_if_short(items, base)
+                self._note_input(items, total, base)
                 if self._pending:
                     run = Run("pending", base, is_async=is_async)
                     place = Ordinal(base, self._pending.copy())
@@ -248,17 +251,6 @@ class CheckpointLoops(CheckpointCore):
                     place = Ordinal(base, None)
             run.limit = self._schedule.next_check(self._items) - self._items
             return run, place
-
-    def _warn_if_short(self, items: object, base: int) -> None:
-        size = len(items) if isinstance(items, Sized) else None
-        if size is not None and size < base:
-            log.warning(
-                "Checkpoint %r: earlier tries finished %d items but only %d were given, so nothing is left "
-                "to do. If the input changed, pass fingerprint= so stale progress is discarded.",
-                self.key,
-                base,
-                size,
-            )
 
     def _complete(self, run: Run, pos: Any) -> bool:
         """Record that the item at ``pos`` is done; return whether the commit policy must be asked."""

@@ -46,6 +46,9 @@ class CheckpointWrites(CheckpointCore):
             fingerprint=self._fingerprint,
             try_number=self._try_number,
             rate=rate,
+            total=self._total,
+            started_at=self._started_at,
+            items_at_start=self._resumed_items,
         )
         return value, self._changes, self._items, pos
 

@@ -22,6 +22,7 @@ from airflow_resumable._watermark_record import (
     StoredWatermark,
     WatermarkCommit,
     WatermarkRewind,
+    WatermarkSettings,
     WatermarkWriter,
     encode_record,
     new_commit_id,
@@ -65,10 +66,13 @@ def write_commit(
         reason=reason,
     )
     rewinds = () if seen is None else seen.rewinds
+    settings: WatermarkSettings[T] | None = WatermarkSettings(wm.initial, wm.lag, wm.settle)
     if operation == "rewind":
         assert reason is not None
         rewinds = (*rewinds, WatermarkRewind(previous, value, reason, now, writer))[-MAX_REWINDS:]
-    record = encode_record(StoredWatermark(commit, rewinds), wm._kind)  # a bad value or summary: raised here
+        settings = None if seen is None else seen.settings  # a rewinder may not know how windows are cut
+    # A bad value or summary is raised here, before anything is written.
+    record = encode_record(StoredWatermark(commit, rewinds, settings), wm._kind)
 
     before = read_for_commit(wm, store)
     before_id = None if before is None else before.commit.commit_id

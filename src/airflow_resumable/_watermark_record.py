@@ -15,9 +15,16 @@ The layout is documented in docs/watermark.md because consumers outside this lib
   "committed_at": "2026-01-01T06:01:02.345678+00:00",
   "writer": {"dag_id": "orders", "run_id": "...", "task_id": "load", "map_index": -1, "try_number": 1},
   "summary": {"rows": 1200},
-  "rewinds": []
+  "rewinds": [],
+  "settings": {"initial": {"$type": "datetime", "value": "2026-01-01T00:00:00+00:00"},
+               "lag": {"$type": "timedelta", "value": [0, 3600, 0]}, "settle": null}
 }
 ```
+
+``settings`` is how the writer configured the watermark (``initial``, ``lag``, ``settle``; ``null`` when not
+set), so readers see what the next window re-reads and holds back. A rewind keeps the settings recorded
+before it (whoever rewinds, e.g. the ``state`` command, may not know them). Records written before the field
+existed have none; they still load.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ __all__ = [
     "StoredWatermark",
     "WatermarkCommit",
     "WatermarkRewind",
+    "WatermarkSettings",
     "WatermarkWriter",
     "decode_record",
     "encode_record",
@@ -117,11 +125,23 @@ class WatermarkCommit(Generic[T]):
 
 
 @dataclass(frozen=True)
+class WatermarkSettings(Generic[T]):
+    """How the last writer configured the watermark: where loading starts, and the ``lag`` and ``settle``
+    steps (``None`` when not set). A step that the default codec cannot store is kept as its text."""
+
+    initial: T
+    lag: Any = None
+    settle: Any = None
+
+
+@dataclass(frozen=True)
 class StoredWatermark(Generic[T]):
-    """A decoded stored record: the last commit and the rewind history that travels with it."""
+    """A decoded stored record: the last commit, the rewind history that travels with it, and the writer's
+    settings (``None`` in records written before they were stored)."""
 
     commit: WatermarkCommit[T]
     rewinds: tuple[WatermarkRewind[T], ...]
+    settings: WatermarkSettings[T] | None = None
 
 
 def new_commit_id() -> str:
@@ -138,6 +158,29 @@ def encode_summary(summary: Mapping[str, Any], what: str) -> dict[str, JsonValue
     encoded = _SUMMARY_CODEC.encode(dict(summary), f"{what} summary")
     assert isinstance(encoded, dict)
     return encoded
+
+
+def _encode_step(step: Any) -> JsonValue:
+    if step is None:
+        return None
+    try:
+        return _SUMMARY_CODEC.encode(step, "step")
+    except InvalidValueError:  # a step of a custom type: shown, not needed to resume
+        return str(step)
+
+
+def _decode_settings(raw: Any, kind: Kind) -> WatermarkSettings[Any] | None:
+    """The stored settings, or ``None`` when absent or unreadable (they are informative only)."""
+    if not isinstance(raw, dict) or "initial" not in raw:
+        return None
+    try:
+        return WatermarkSettings(
+            initial=kind.decode(raw["initial"]),
+            lag=_SUMMARY_CODEC.decode(raw.get("lag")),
+            settle=_SUMMARY_CODEC.decode(raw.get("settle")),
+        )
+    except Exception:
+        return None
 
 
 def encode_record(stored: StoredWatermark[Any], kind: Kind) -> dict[str, JsonValue]:
@@ -166,6 +209,12 @@ def encode_record(stored: StoredWatermark[Any], kind: Kind) -> dict[str, JsonVal
     }
     if commit.reason is not None:
         record["reason"] = commit.reason
+    if stored.settings is not None:
+        record["settings"] = {
+            "initial": kind.encode(stored.settings.initial),
+            "lag": _encode_step(stored.settings.lag),
+            "settle": _encode_step(stored.settings.settle),
+        }
     return record
 
 
@@ -214,4 +263,4 @@ def decode_record(raw: Any, kind: Kind, where: str) -> StoredWatermark[Any]:
             f"{where} holds a damaged watermark record ({exc!r}). Inspect it over the REST API; rewrite it "
             "with advance() after deleting the key, or use another key (key=...)."
         ) from exc
-    return StoredWatermark(commit, rewinds)
+    return StoredWatermark(commit, rewinds, _decode_settings(raw.get("settings"), kind))

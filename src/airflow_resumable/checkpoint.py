@@ -42,7 +42,7 @@ from airflow_resumable._checkpoint_block import CheckpointBlock
 from airflow_resumable._checkpoint_fanout import CheckpointFanOut
 from airflow_resumable._checkpoint_loops import AsyncLoop, CheckpointLoops, iter_fast, iter_placed
 from airflow_resumable._checkpoint_positions import encode
-from airflow_resumable._checkpoint_record import fingerprint_of
+from airflow_resumable._checkpoint_record import check_total, fingerprint_of
 from airflow_resumable._checkpoint_writes import CheckpointWrites
 from airflow_resumable._codec import Codec, TypedCodec, describe
 from airflow_resumable.cadence import DEFAULT_POLICY, CommitPolicy
@@ -93,6 +93,10 @@ class Checkpointer(CheckpointFanOut, CheckpointBlock, CheckpointLoops, Checkpoin
     :param on_commit_error: what happens when a write still fails after its retries: ``"raise"`` (default)
         a [`CommitError`][airflow_resumable.errors.CommitError], or ``"warn"``: log a warning saying how
         many items are now uncommitted, and carry on.
+    :param total: how many items the whole input has, when the loops cannot tell (a generator, a query
+        cursor, manual `advance()`). Stored with the progress, so the UI and ``airflow-resumable state``
+        show a percentage and an estimate of the time left. `iterate()` learns it by itself from ``len()``
+        of a list, range, dict or other sized input; its own ``total=`` takes precedence over this one.
     """
 
     def __init__(
@@ -107,6 +111,7 @@ class Checkpointer(CheckpointFanOut, CheckpointBlock, CheckpointLoops, Checkpoin
         retention: timedelta | None = NEVER_EXPIRE,
         clear_on_success: bool = True,
         on_commit_error: OnCommitError = "raise",
+        total: int | None = None,
     ) -> None:
         if not isinstance(key, str) or not key.strip():
             raise InvalidValueError(f"Checkpointer needs a non-empty string key, got {key!r}.")
@@ -134,6 +139,7 @@ class Checkpointer(CheckpointFanOut, CheckpointBlock, CheckpointLoops, Checkpoin
             raise InvalidValueError(f"on_commit_error must be 'raise' or 'warn', got {on_commit_error!r}.")
         if not isinstance(clear_on_success, bool):
             raise InvalidValueError(f"clear_on_success must be True or False, got {clear_on_success!r}.")
+        self._given_total = self._total = check_total(total, f"Checkpointer({key!r}, total=...)")
         self.key = key
         self.policy = commit
         self._codec = codec if codec is not None else TypedCodec()
@@ -182,6 +188,12 @@ class Checkpointer(CheckpointFanOut, CheckpointBlock, CheckpointLoops, Checkpoin
         with self._lock:
             self._sync_runs()
             return self._items - self._committed_items
+
+    @property
+    def total(self) -> int | None:
+        """How many items the whole input has, if known: the ``total=`` of the last loop or of the
+        checkpointer, or the ``len()`` of a sized input. ``None`` when unknown."""
+        return self._total
 
     @property
     def resumed(self) -> bool:
@@ -267,7 +279,9 @@ class Checkpointer(CheckpointFanOut, CheckpointBlock, CheckpointLoops, Checkpoin
             )
 
     # -- loops -------------------------------------------------------------------------------------------
-    def iterate(self, items: Iterable[T], *, key: Callable[[T], Any] | None = None) -> Iterator[T]:
+    def iterate(
+        self, items: Iterable[T], *, key: Callable[[T], Any] | None = None, total: int | None = None
+    ) -> Iterator[T]:
         """Yield the items not finished by earlier tries, recording each as done when the next is asked for.
 
         An item is complete when the loop asks for the next one or, after a ``break`` (or ``return``) out
@@ -282,21 +296,33 @@ class Checkpointer(CheckpointFanOut, CheckpointBlock, CheckpointLoops, Checkpoin
         on every try (give a ``fingerprint`` to be warned when it does not). With ``key`` (a function of the
         item) the positions are yours, e.g. ``key=lambda r: r["id"]`` for input sorted by id: they must
         increase strictly, and a retry skips every item whose key is not above the stored position.
+
+        ``total`` is how many items the whole input has (not only those left): without it, the ``len()``
+        of a sized input (list, tuple, range, dict...) is used, and a generator or other iterator has no
+        known total unless given here or to the Checkpointer. It is only shown (percentage, time left);
+        a wrong total changes nothing else. Something that is not a whole number >= 0 raises
+        [`InvalidValueError`][airflow_resumable.errors.InvalidValueError] before anything is written.
         """
+        total = check_total(total, f"Checkpointer {self.key!r}: iterate(total=...)")
         self._require_open("iterate()")
         self._ensure_loaded()
-        run, place = self._new_run(key, items, is_async=False)
+        run, place = self._new_run(key, items, is_async=False, total=total)
         gen = iter_fast(self, run, items) if run.kind == "fast" else iter_placed(self, run, place, items)
         run.ref = weakref.ref(gen)
         self._runs.append(run)
         return gen
 
     def aiterate(
-        self, items: Iterable[T] | AsyncIterable[T], *, key: Callable[[T], Any] | None = None
+        self,
+        items: Iterable[T] | AsyncIterable[T],
+        *,
+        key: Callable[[T], Any] | None = None,
+        total: int | None = None,
     ) -> AsyncIterator[T]:
         """`iterate()` for ``async for``, over a sync or an async iterable; commits without blocking."""
+        total = check_total(total, f"Checkpointer {self.key!r}: aiterate(total=...)")
         self._require_open("aiterate()", "async")
-        run, place = self._new_run(key, items, is_async=True)
+        run, place = self._new_run(key, items, is_async=True, total=total)
         loop: AsyncLoop[T] = AsyncLoop(self, run, place, items)
         run.ref = weakref.ref(loop)
         self._runs.append(run)

@@ -150,6 +150,23 @@ def _age(when: Any) -> str:
     return f"{max(seconds, 0)}s ago"
 
 
+def _left(record: Any) -> str | None:
+    """Estimated time left of a running try's checkpoint (``?`` when it cannot be estimated)."""
+    from datetime import datetime, timezone
+
+    if not record.task.running:
+        return None
+    age = None if record.updated_at is None else (datetime.now(tz=timezone.utc) - record.updated_at)
+    left = record.time_left(None if age is None else age.total_seconds())
+    if left is None:
+        return "?"
+    seconds = int(left)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"~{seconds // size}{unit}"
+    return f"~{seconds}s"
+
+
 def _emit(ns: argparse.Namespace, payload: Any, table: Any, out: TextIO) -> None:
     if getattr(ns, "format", "table") == "json":
         json.dump(payload, out, indent=2, sort_keys=False)
@@ -171,15 +188,17 @@ def _checkpoints(api: Any, ns: argparse.Namespace, out: TextIO) -> int:
             "key": r.key,
             "position": r.position_text,
             "type": r.position_type,
-            "items": r.items_done,
-            "rate/s": r.items_per_second,
+            "items": r.progress_text,
+            "rate/s": None if r.rate is None else round(r.rate, 1),
+            "left": _left(r),
             "committed": _age(r.updated_at),
             "try": r.written_by_try,
             "fingerprint": r.fingerprint,
         }
         for r in found
     ]
-    columns = ["task", "state", "running", "key", "position", "type", "items", "rate/s", "committed", "try"]
+    columns = ["task", "state", "running", "key", "position", "type", "items", "rate/s", "left", "committed"]
+    columns += ["try"]
     columns += ["fingerprint"]
     _emit(ns, [r.to_json() for r in found], lambda: _table(rows, columns, out, "No checkpoints."), out)
     return 0
@@ -246,11 +265,14 @@ def _watermark(api: Any, ns: argparse.Namespace, out: TextIO) -> int:
                     "last": k.operation,
                     "committed": _age(k.committed_at),
                     "by": k.writer,
+                    "lag": k.lag_text,
+                    "settle": k.settle_text,
                     "summary": json.dumps(k.summary) if k.summary else None,
                 }
                 for k in view.keys
             ]
-            _table(rows, ["key", "value", "type", "last", "committed", "by", "summary"], out, "No watermark.")
+            columns = ["key", "value", "type", "last", "committed", "by", "lag", "settle", "summary"]
+            _table(rows, columns, out, "No watermark.")
             for name, value in view.merged.items():
                 parts = sum(1 for k in view.keys if k.name == name and k.partition is not None)
                 if parts:

@@ -4,10 +4,11 @@
 Pure functions of what a store holds (no I/O), so the ``airflow-resumable state`` command (rows from the
 REST API) and anything reading the rows another way (an Airflow UI plugin reading the metadata DB) decode
 them one way. They reuse the library's own readers, so there is one decoding path: ``_checkpoint_record``
-(``is_record``, ``load``) for checkpoints; ``jobs._intent`` (``parse_intent``, ``cancellation``,
-``ID_ONLY_KEYS``) and ``jobs._job_state.known_job`` for job intents; ``_watermark_record`` (``is_record``,
-``decode_record``) with ``_watermark_kinds.stored_kind`` for watermarks. ``is_checkpoint``, ``is_watermark``,
-``watermark_kind`` and ``ID_ONLY_KEYS`` are those readers under the names this module has always offered.
+(``is_record``, ``load``, ``progress_of``) for checkpoints; ``jobs._intent`` (``parse_intent``,
+``cancellation``, ``ID_ONLY_KEYS``) and ``jobs._job_state.known_job`` for job intents;
+``_watermark_record`` (``is_record``, ``decode_record``) with ``_watermark_kinds.stored_kind`` for
+watermarks. ``is_checkpoint``, ``is_watermark``, ``watermark_kind`` and ``ID_ONLY_KEYS`` are those readers
+under the names this module has always offered.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from airflow_resumable._checkpoint_record import is_record as is_checkpoint
 from airflow_resumable._checkpoint_record import load as load_checkpoint
+from airflow_resumable._checkpoint_record import progress_of as checkpoint_progress
 from airflow_resumable._codec import TypedCodec
 from airflow_resumable._watermark_kinds import Kind
 from airflow_resumable._watermark_kinds import stored_kind as watermark_kind
@@ -79,29 +81,30 @@ def checkpoints(task: TaskRef, entries: Mapping[str, Any]) -> list[CheckpointRec
         if not is_checkpoint(raw):
             continue
         problem = None
+        progress = checkpoint_progress(raw)
         try:
             saved = load_checkpoint(key, raw, TypedCodec())
-            position, pending, fingerprint = saved.position, len(saved.pending), saved.fingerprint
+            position, pending = saved.position, len(saved.pending)
             kind = "null" if position is None else type(position).__name__
         except ResumableError as exc:
             position, pending = raw["position"], 0
-            fingerprint = raw.get("fingerprint") if isinstance(raw.get("fingerprint"), str) else None
             kind, problem = "stored form", str(exc)
-        rate = raw.get("items_per_second")
-        written_by = raw.get("try_number")
         found.append(
             CheckpointRecord(
                 task=task,
                 key=key,
                 position=position,
                 position_type=kind,
-                items_done=raw["items_done"],
+                items_done=progress.items_done,
                 pending_runs=pending,
-                updated_at=_when(raw.get("updated_at")),
-                items_per_second=float(rate) if isinstance(rate, int | float) else None,
-                fingerprint=fingerprint,
-                written_by_try=written_by if isinstance(written_by, int) else None,
+                updated_at=_when(progress.updated_at),
+                items_per_second=progress.items_per_second,
+                fingerprint=progress.fingerprint,
+                written_by_try=progress.try_number,
                 problem=problem,
+                total=progress.total,
+                started_at=_when(progress.started_at),
+                items_at_start=progress.items_at_start,
             )
         )
     return found
@@ -178,6 +181,7 @@ def watermarks(asset_id: int, name: str, uri: str, entries: Mapping[str, Any]) -
                 commit_id=commit.commit_id,
                 previous=commit.previous,
                 rewinds=stored.rewinds,
+                settings=stored.settings,
             )
         )
     merged: dict[str, Any] = {}

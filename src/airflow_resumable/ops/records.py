@@ -50,6 +50,17 @@ def _json(value: Any) -> Any:
     return str(value)
 
 
+def _step(settings: Any, name: str) -> str:
+    if settings is None:
+        return "not recorded"
+    step = getattr(settings, name)
+    return "none" if step is None else str(step)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
 @dataclass(frozen=True)
 class TaskRef:
     """A task instance: where a record lives and what the task is doing now."""
@@ -119,10 +130,77 @@ class CheckpointRecord:
     written_by_try: int | None
     problem: str | None = None
     """Why the position is shown raw (written with another codec, damaged record), else ``None``."""
+    total: int | None = None
+    """How many items the whole input has (``None``: not known, or recorded by an older version)."""
+    started_at: datetime | None = None
+    """When the ``with`` block of the try that wrote the record started."""
+    items_at_start: int | None = None
+    """Items done when that block started (what earlier tries had finished)."""
 
     @property
     def position_text(self) -> str:
         return show(self.position)
+
+    @property
+    def percent(self) -> float | None:
+        """Share of ``total`` done, 0-100 (``None`` without a total)."""
+        if self.total is None:
+            return None
+        if self.total == 0:
+            return 100.0
+        return min(100.0, 100.0 * self.items_done / self.total)
+
+    @property
+    def items_left(self) -> int | None:
+        """Items of ``total`` not done yet (``None`` without a total)."""
+        return None if self.total is None else max(self.total - self.items_done, 0)
+
+    @property
+    def average_rate(self) -> float | None:
+        """Items per second of the writing try, from its block's start to the last commit (``None`` when the
+        record does not say when the try started, or no time has passed)."""
+        if self.started_at is None or self.updated_at is None or self.items_at_start is None:
+            return None
+        try:
+            seconds = (self.updated_at - self.started_at).total_seconds()
+        except TypeError:  # one of them without a UTC offset (a hand-edited record)
+            return None
+        done = self.items_done - self.items_at_start
+        if seconds <= 0 or done < 0:
+            return None
+        return done / seconds
+
+    @property
+    def rate(self) -> float | None:
+        """The rate estimates use: the try's average, else the pace between the last two commits."""
+        average = self.average_rate
+        return average if average else self.items_per_second
+
+    @property
+    def seconds_left(self) -> float | None:
+        """Estimated seconds to finish, as of the last commit: items left / `rate` (``None`` when there is
+        no total or no rate yet)."""
+        left = self.items_left
+        if left is None:
+            return None
+        if left == 0:
+            return 0.0
+        rate = self.rate
+        return left / rate if rate else None
+
+    def time_left(self, age: float | None) -> float | None:
+        """`seconds_left` less the ``age`` (seconds) of the last commit, never below 0."""
+        left = self.seconds_left
+        if left is None:
+            return None
+        return max(left - (age or 0.0), 0.0)
+
+    @property
+    def progress_text(self) -> str:
+        """``400 of 1,000 (40%)`` with a total, ``400`` without."""
+        if self.total is None:
+            return f"{self.items_done:,}"
+        return f"{self.items_done:,} of {self.total:,} ({self.percent:.0f}%)"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -137,6 +215,12 @@ class CheckpointRecord:
             "fingerprint": self.fingerprint,
             "written_by_try": self.written_by_try,
             "problem": self.problem,
+            "total": self.total,
+            "percent": None if self.percent is None else round(self.percent, 1),
+            "started_at": _json(self.started_at),
+            "items_at_start": self.items_at_start,
+            "average_items_per_second": _round(self.average_rate),
+            "seconds_left": _round(self.seconds_left),
         }
 
 
@@ -213,6 +297,18 @@ class WatermarkKey:
     previous: Any
     rewinds: tuple[Any, ...]
     """The record's rewind history (``WatermarkRewind``), oldest first."""
+    settings: Any = None
+    """How the writer configured the watermark (``WatermarkSettings``: ``initial``, ``lag``, ``settle``);
+    ``None`` for records written before the settings were stored."""
+
+    @property
+    def lag_text(self) -> str:
+        """``lag`` for people: ``none``, or ``not recorded`` for older records."""
+        return _step(self.settings, "lag")
+
+    @property
+    def settle_text(self) -> str:
+        return _step(self.settings, "settle")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -229,6 +325,13 @@ class WatermarkKey:
             "reason": self.reason,
             "commit_id": self.commit_id,
             "rewinds": len(self.rewinds),
+            "settings": None
+            if self.settings is None
+            else {
+                "initial": _json(self.settings.initial),
+                "lag": _json(self.settings.lag),
+                "settle": _json(self.settings.settle),
+            },
         }
 
 

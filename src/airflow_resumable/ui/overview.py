@@ -96,14 +96,23 @@ def _ti_page(task: TaskRef) -> str:
     return path + "/plugin/resumable-progress"
 
 
+def _left(record: CheckpointRecord, now: datetime) -> str:
+    """Estimated time left of a running checkpoint, or why it is not known."""
+    left = record.time_left(age_seconds(record.updated_at, now))
+    if left is None:
+        return "unknown (no total)" if record.total is None else "unknown (no rate yet)"
+    return f"≈ {duration(left)}"
+
+
 def overview_html(found: Overview, now: datetime | None = None) -> str:
     """The overview page."""
     now = now or datetime.now(tz=timezone.utc)
     running = "".join(
         f'<tr class="running-checkpoint"><td><a href="{esc(_ti_page(c.task))}" target="_top">'
         f"{esc(c.task.dag_id)} / {esc(c.task.label)}</a></td><td class='small'>{esc(c.task.run_id)}</td>"
-        f"<td><code>{esc(c.key)}</code></td><td data-v='{c.items_done}'>{number(c.items_done)}</td>"
-        f"<td>{number(c.items_per_second)}</td><td>{duration(age_seconds(c.updated_at, now))}</td></tr>"
+        f"<td><code>{esc(c.key)}</code></td><td data-v='{c.items_done}'>{esc(c.progress_text)}</td>"
+        f"<td>{number(c.rate)}</td><td>{esc(_left(c, now))}</td>"
+        f"<td>{duration(age_seconds(c.updated_at, now))}</td></tr>"
         for c in found.running
     )
     orphans = "".join(
@@ -119,7 +128,8 @@ def overview_html(found: Overview, now: datetime | None = None) -> str:
         f"{len(found.orphans)}</b></div></div>"
         "<h2>Running checkpointed tasks</h2><table data-sortable><thead><tr><th data-sort>Task</th>"
         "<th data-sort>Run</th><th data-sort>Checkpoint</th><th data-sort>Items done</th>"
-        f"<th>Rate (items/s)</th><th>Last commit</th></tr></thead><tbody>{running}</tbody></table>"
+        f"<th>Rate (items/s)</th><th>Time left</th><th>Last commit</th></tr></thead><tbody>{running}</tbody>"
+        "</table>"
         "<h2>Possible orphaned jobs</h2><p class='muted small'>Recorded as submitted while their task "
         "instance finished (last 7 days). Whether they still run at the backend, and cancelling them: "
         "<code>airflow-resumable state orphans [--cancel]</code>.</p>"

@@ -31,6 +31,7 @@ code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font
 .grid div span{display:block;color:var(--muted);font-size:12px}
 .bar{height:14px;border-radius:7px;background:var(--bar);overflow:hidden;margin:6px 0}
 .bar>i{display:block;height:100%;background:var(--accent);transition:width .8s ease}
+.bar.mini{height:8px;margin:2px 0;min-width:80px}
 table{border-collapse:collapse;width:100%;margin:6px 0}
 th,td{border-bottom:1px solid var(--line);padding:6px 8px;text-align:left;vertical-align:top}
 th{font-size:12px;color:var(--muted);font-weight:600;white-space:nowrap}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from airflow_resumable.ops.records import CheckpointRecord, JobRecord, show
+from airflow_resumable.ops.records import CheckpointRecord, JobRecord, WatermarkKey, show
 from airflow_resumable.ui.data import AssetWatermarks, TaskProgress, age_seconds
 from airflow_resumable.ui.page import bar_scale, duration, esc, number, page, when
 
@@ -27,36 +27,65 @@ def _redo(record: CheckpointRecord, age: float | None, running: bool) -> str:
     return f"≈ {number(record.items_per_second * age, 0)} items ({duration(age)} of work)"
 
 
+def _time_left(record: CheckpointRecord, age: float | None, running: bool) -> str:
+    """Estimated time to finish, from the stored total and rate; says why when it cannot be estimated."""
+    if record.total is None:
+        return "unknown: no total recorded (pass total=, or iterate a list or range)"
+    if record.items_left == 0:
+        return "0 s (every item done)"
+    if not running:
+        return "— (no try running)"
+    left = record.time_left(age)
+    if left is None:
+        return "unknown: no rate recorded yet"
+    return f"≈ {duration(left)}"
+
+
+def _rate(record: CheckpointRecord) -> str:
+    if record.average_rate:
+        return f"{number(record.average_rate)} items/s (this try's average)"
+    if record.items_per_second is not None:
+        return f"{number(record.items_per_second)} items/s (between the last commits)"
+    return "unknown (no commit with progress yet)"
+
+
 def _checkpoint_card(record: CheckpointRecord, running: bool, now: datetime) -> str:
     age = age_seconds(record.updated_at, now)
-    total = getattr(record, "total", None)
-    if isinstance(total, int) and total > 0:
-        share = min(1.0, record.items_done / total)
-        label = f"{number(record.items_done)} of {number(total)} ({share:.0%})"
-        left = total - record.items_done
-        eta = duration(left / record.items_per_second) if record.items_per_second else "—"
+    percent = record.percent
+    if percent is not None:
+        share = percent / 100
+        label = record.progress_text
+        limits = f' aria-valuemin="0" aria-valuemax="{record.total}"'
     else:
         scale = bar_scale(record.items_done)
         share = record.items_done / scale
-        label = f"{number(record.items_done)} items done (bar scale {number(scale)}; no total recorded)"
-        eta = "unknown: the checkpoint records no total"
+        label = f"{number(record.items_done)} items done (no total recorded; bar scale {number(scale)})"
+        limits = ""
     problem = (
         f'<div class="muted small">Shown as stored: {esc(record.problem)}</div>' if record.problem else ""
     )
+    started = (
+        f"<div><span>This try started</span>{when(record.started_at)} at "
+        f"{number(record.items_at_start)} items</div>"
+        if record.started_at is not None
+        else ""
+    )
     return (
-        f'<div class="card checkpoint" data-key="{esc(record.key)}" data-items="{record.items_done}">'
+        f'<div class="card checkpoint" data-key="{esc(record.key)}" data-items="{record.items_done}"'
+        f' data-total="{"" if record.total is None else record.total}"'
+        f' data-percent="{"" if percent is None else f"{percent:.1f}"}">'
         f"<b>Checkpointer <code>{esc(record.key)}</code></b>"
-        f'<div class="bar" role="progressbar" aria-valuenow="{record.items_done}">'
+        f'<div class="bar" role="progressbar" aria-valuenow="{record.items_done}"{limits}>'
         f'<i style="width:{share * 100:.1f}%"></i></div>'
         f'<div class="small">{esc(label)}</div>{problem}<div class="grid">'
         f"<div><span>Position ({esc(record.position_type)})</span>"
         f"<code>{esc(record.position_text)}</code></div>"
-        f"<div><span>Rate</span>{number(record.items_per_second)} items/s</div>"
-        f"<div><span>Time left</span>{esc(eta)}</div>"
+        f"<div><span>Rate</span>{esc(_rate(record))}</div>"
+        f"<div><span>Time left</span>{esc(_time_left(record, age, running))}</div>"
         f"<div><span>Last commit</span>{duration(age)} ago</div>"
         f"<div><span>Redo if the worker died now</span>{esc(_redo(record, age, running))}</div>"
         f"<div><span>Fingerprint</span><code>{esc(record.fingerprint)}</code></div>"
-        f"<div><span>Written by try</span>{esc(record.written_by_try)}</div>"
+        f"<div><span>Written by try</span>{esc(record.written_by_try)}</div>{started}"
         f"<div><span>Out-of-order runs pending</span>{record.pending_runs}</div>"
         "</div></div>"
     )
@@ -110,11 +139,37 @@ def progress_html(progress: TaskProgress, now: datetime | None = None) -> str:
     return page(title, "".join(parts), refresh=refresh, subtitle=esc(f"{task.dag_id} / {task.run_id}"))
 
 
+def _run_progress(cps: list[CheckpointRecord], running: bool, now: datetime) -> tuple[str, str]:
+    """The Progress and Time left cells of a task's row: over all its checkpoints, when each has a total."""
+    if not cps or any(c.total is None for c in cps):
+        unknown = "<td data-v=''>—</td>" if cps else "<td data-v=''></td>"
+        return unknown, unknown
+    done = sum(c.items_done for c in cps)
+    total = sum(c.total or 0 for c in cps)
+    percent = 100.0 if total == 0 else min(100.0, 100.0 * done / total)
+    cell = (
+        f"<td data-v='{percent:.1f}'><div class='bar mini' role='progressbar' aria-valuenow='{done}' "
+        f"aria-valuemax='{total}'><i style='width:{percent:.1f}%'></i></div>"
+        f"<span class='small'>{percent:.0f}% of {number(total)}</span></td>"
+    )
+    lefts = [c.time_left(age_seconds(c.updated_at, now)) for c in cps]
+    if all(c.items_left == 0 for c in cps):
+        left_cell = "<td data-v='0'>0 s</td>"
+    elif not running:
+        left_cell = "<td data-v=''>—</td>"
+    elif any(x is None for x in lefts):
+        left_cell = "<td data-v=''>unknown</td>"
+    else:
+        worst = max(x or 0.0 for x in lefts)
+        left_cell = f"<td data-v='{int(worst)}'>≈ {duration(worst)}</td>"
+    return cell, left_cell
+
+
 def _run_row(progress: TaskProgress, now: datetime) -> str:
     task = progress.task
     cps = progress.checkpoints
     done = sum(c.items_done for c in cps)
-    rates = [c.items_per_second for c in cps if c.items_per_second is not None]
+    rates = [c.rate for c in cps if c.rate is not None]
     ages = [a for c in cps if (a := age_seconds(c.updated_at, now)) is not None]
     age = min(ages) if ages else None
     keys = ", ".join(c.key for c in cps) or "—"
@@ -124,13 +179,14 @@ def _run_row(progress: TaskProgress, now: datetime) -> str:
         for j in progress.jobs
     )
     tries = task.try_number or 0
+    bar, left = _run_progress(cps, task.running, now)
     return (
         f'<tr data-task="{esc(task.task_id)}" data-map-index="{task.map_index}">'
         f"<td>{esc(task.task_id)}</td><td data-v='{task.map_index}'>"
         f"{'' if task.map_index < 0 else task.map_index}</td>"
         f'<td data-v="{esc(task.state or "")}">{_pill(task.state)}</td><td data-v="{tries}">{tries}</td>'
-        f"<td>{esc(keys)}</td><td data-v='{done}'>{number(done) if cps else '—'}</td>"
-        f"<td data-v='{sum(rates) if rates else ''}'>{number(sum(rates)) if rates else '—'}</td>"
+        f"<td>{esc(keys)}</td><td data-v='{done}'>{number(done) if cps else '—'}</td>{bar}"
+        f"<td data-v='{sum(rates) if rates else ''}'>{number(sum(rates)) if rates else '—'}</td>{left}"
         f"<td data-v='{'' if age is None else int(age)}'>{duration(age)}</td>"
         f"<td class='small'>{esc(jobs or None)}</td></tr>"
     )
@@ -143,7 +199,8 @@ def run_html(dag_id: str, run_id: str, tasks: list[TaskProgress], now: datetime 
     body = (
         '<table data-sortable class="run"><thead><tr><th data-sort>Task</th><th data-sort>Map index</th>'
         "<th data-sort>State</th><th data-sort>Tries</th><th data-sort>Checkpoints</th>"
-        "<th data-sort>Items done</th><th data-sort>Rate (items/s)</th><th data-sort>Last commit</th>"
+        "<th data-sort>Items done</th><th data-sort>Progress</th><th data-sort>Rate (items/s)</th>"
+        "<th data-sort>Time left</th><th data-sort>Last commit</th>"
         f"<th data-sort>Jobs</th></tr></thead><tbody>{rows}</tbody></table>"
     )
     active = any(not p.task.finished for p in tasks)
@@ -208,6 +265,10 @@ def _writer(info: dict[str, Any] | None) -> str:
     return str(info.get("kind"))
 
 
+def _initial(key: WatermarkKey) -> str | None:
+    return None if key.settings is None else show(key.settings.initial)
+
+
 def _asset_card(asset: AssetWatermarks) -> str:
     view = asset.view
     if asset.problem:
@@ -218,7 +279,9 @@ def _asset_card(asset: AssetWatermarks) -> str:
     )
     rows = "".join(
         f"<tr><td><code>{esc(k.key)}</code></td><td>{esc(k.partition)}</td><td><code>{esc(show(k.value))}</code>"
-        f"</td><td>{esc(k.operation)}</td><td>{when(k.committed_at)}</td><td>{esc(k.writer)}</td>"
+        f"</td><td>{esc(k.operation)}</td><td>{when(k.committed_at)}</td>"
+        f"<td class='lag'>{esc(k.lag_text)}</td><td class='settle'>{esc(k.settle_text)}</td>"
+        f"<td>{esc(_initial(k))}</td><td>{esc(k.writer)}</td>"
         f"<td>{esc(_writer(asset.last_writer.get(k.key)))}</td><td class='small'>"
         f"{esc(', '.join(f'{a}={b}' for a, b in k.summary.items()) or None)}</td></tr>"
         for k in view.keys
@@ -231,10 +294,10 @@ def _asset_card(asset: AssetWatermarks) -> str:
     )
     return (
         f'<div class="card asset" data-asset="{esc(view.asset_name)}"><b>{esc(view.asset_name)}</b> '
-        f'<span class="muted small">{esc(view.asset_uri)}</span><div class="grid">{merged}'
-        "<div><span>Lag / settle</span>set in the DAG's <code>window()</code> call (not recorded)</div></div>"
+        f'<span class="muted small">{esc(view.asset_uri)}</span><div class="grid">{merged}</div>'
         "<table><thead><tr><th>Key</th><th>Partition</th><th>Value</th><th>Last operation</th>"
-        "<th>Committed</th><th>Writer (recorded)</th><th>Last writer (Airflow)</th><th>Summary</th></tr>"
+        "<th>Committed</th><th>Lag</th><th>Settle</th><th>Initial</th><th>Writer (recorded)</th>"
+        "<th>Last writer (Airflow)</th><th>Summary</th></tr>"
         f"</thead><tbody>{rows}</tbody></table>{_timeline(asset)}"
         "<table class='history'><thead><tr><th>When</th><th>Event</th><th>Key</th><th>Change</th>"
         f"<th>Who</th><th>Why</th></tr></thead><tbody>{history}</tbody></table></div>"

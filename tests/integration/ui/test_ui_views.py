@@ -128,7 +128,7 @@ def test_progress_tab_and_run_tab_of_a_resumed_and_a_failed_task(airflow_sandbox
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     html = page.text
     assert 'role="progressbar"' in html and "Checkpointer <code>rows</code>" in html
-    assert "250 items done" in html and ckpt["fingerprint"] in html
+    assert "250 of 300 (83%)" in html and ckpt["fingerprint"] in html  # range(1, 301): the total is known
     assert "prefers-color-scheme: dark" in html and not re.search(r"(src|href)=\"https?://", html)
     assert 'data-refresh="0"' in html  # finished: no polling
 
