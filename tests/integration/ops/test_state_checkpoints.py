@@ -65,13 +65,15 @@ def test_checkpoints_show_the_progress_of_a_failed_run(airflow_sandbox, api_serv
     assert rows.task.run_id == result.run_id
     assert rows.fingerprint is not None and rows.items_per_second is not None
     assert rows.written_by_try == 1 and rows.updated_at is not None
+    assert (rows.total, rows.items_at_start, rows.progress_text) == (1000, 0, "136 of 1,000 (14%)")
     assert found[("export_part[0]", "offset")].position == 19
     assert found[("export_part[1]", "offset")].position == 29
 
     assert main(["state", "checkpoints", "nightly_export", result.run_id]) == 0
     table = capsys.readouterr().out
     print(table)
-    assert "export_rows" in table and "136" in table and "export_part[1]" in table
+    assert "export_rows" in table and "136 of 1,000 (14%)" in table and "export_part[1]" in table
+    assert "LEFT" in table  # the time-left column (empty: no try is running)
 
     out = io.StringIO()  # the in-process server's access log also goes to this process's stdout
     assert state_main(["checkpoints", "nightly_export", "--format", "json"], out=out) == 0
@@ -80,6 +82,11 @@ def test_checkpoints_show_the_progress_of_a_failed_run(airflow_sandbox, api_serv
         ("export_rows", -1, 136),
         ("export_part", 0, 19),
         ("export_part", 1, 29),
+    }
+    assert {(r["task_id"], r["total"], r["percent"]) for r in records} == {
+        ("export_rows", 1000, 13.6),
+        ("export_part", 100, 19.0),
+        ("export_part", 100, 29.0),
     }
 
 

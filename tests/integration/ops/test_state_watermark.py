@@ -15,14 +15,14 @@ from airflow_resumable.ops.cli import main as state_main
 pytestmark = pytest.mark.airflow
 
 PRODUCER = """
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from airflow.sdk import Asset, dag, get_current_context, task
 
 from airflow_resumable import Watermark
 
 ORDERS = Asset("orders", uri="s3://lake/orders")
-LOADED = Watermark(ORDERS, initial=datetime(2026, 3, 1, tzinfo=timezone.utc))
+LOADED = Watermark(ORDERS, initial=datetime(2026, 3, 1, tzinfo=timezone.utc), settle=timedelta(minutes=5))
 
 
 @dag(schedule=None)
@@ -67,6 +67,8 @@ def test_rewind_is_seen_by_the_next_producer_run_and_kept_in_history(
     code, text = _run(["watermark", "show", "orders"])
     assert code == 0
     assert "2026-03-09T00:00:00+00:00" in text and "orders_incremental.load_orders" in text
+    header, row = text.splitlines()[1:3]
+    assert "LAG" in header and "SETTLE" in header and "none" in row and "0:05:00" in row
     with ops.connect() as api:
         view = ops.show(api, "s3://lake/orders")  # by URI too
     assert view.merged == {"watermark": _utc(2026, 3, 9)}
@@ -98,6 +100,10 @@ def test_rewind_is_seen_by_the_next_producer_run_and_kept_in_history(
     )
     assert code == 0, capsys.readouterr().err
     assert "2026-03-09T00:00:00+00:00 -> 2026-03-02T00:00:00+00:00" in text
+    code, text = _run(["watermark", "show", "orders", "--format", "json"])
+    (key,) = json.loads(text)["watermarks"]
+    assert key["operation"] == "rewind"  # the producer's settings survive a rewind from outside
+    assert key["settings"] == {"initial": "2026-03-01T00:00:00+00:00", "lag": None, "settle": "0:05:00"}
 
     second = airflow_sandbox.run_dag(PRODUCER, run_conf={"until": "2026-03-10T00:00:00+00:00"})
     assert "LOADING [2026-03-02T00:00:00+00:00, 2026-03-10T00:00:00+00:00)" in second.output
