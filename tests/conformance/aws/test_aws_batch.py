@@ -468,3 +468,50 @@ def test_an_unknown_job_id_is_read_as_not_found(durable_make, task_context):
 def test_what_a_retry_does_with_a_job_in_each_state(durable_make, status, extra, active, succeeded):
     op = durable_make(**extra)
     assert (op.is_job_active(status), op.is_job_succeeded(status)) == (active, succeeded)
+
+
+def test_a_job_found_by_its_tag_that_failed_starts_the_next_generation(durable_make, task_context, job_name):
+    op = durable_make()
+    _state_after_submit(op, "FAILED")
+    _crash_after_submit(op)
+    with pytest.raises(Exception, match="worker lost"):
+        op.execute(task_context(1))
+    lost = batch.jobs_named(job_name)[0].job_id
+
+    retry = durable_make()
+    job_id = retry.execute(task_context(2))
+
+    intent = task_context(2)["task_state_store"].get(f"{KEY}.intent")
+    assert [j.job_id for j in batch.jobs_named(job_name)] == [lost, job_id]
+    assert (intent["generation"], intent["external_id"]) == (2, job_id)
+
+
+def test_a_job_listing_lags_behind_submit_job_is_found_on_the_second_listing(
+    durable_make, task_context, job_name
+):
+    op = durable_make()
+    _crash_after_submit(op)
+    with pytest.raises(Exception, match="worker lost"):
+        op.execute(task_context(1))
+
+    retry = durable_make()
+    retry.listing_settle_seconds = 0.5
+    lagging = {"calls": 0}
+
+    def not_listed_yet(model: Any, **_: Any) -> Any:  # ListJobs does not show the new job at first
+        lagging["calls"] += 1
+        if lagging["calls"] > 1:
+            return None
+
+        class Response:
+            status_code = 200
+
+        return Response(), {"jobSummaryList": [], "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    retry.hook.conn.meta.events.register("before-call.batch.ListJobs", not_listed_yet)
+    calls = moto_server.Requests(retry, SERVICE)
+    job_id = retry.execute(task_context(2))
+
+    assert [j.job_id for j in batch.jobs_named(job_name)] == [job_id]
+    assert calls.names()[:3] == ["ListJobs", "ListJobs", "DescribeJobs"]
+    assert "SubmitJob" not in calls.names()
