@@ -77,10 +77,8 @@ class BatchOperator(common.EmrDurable, _provider.BatchOperator):
     - after a crash between ``SubmitJob`` and storing the id, a retry lists the jobs of your queue with your
       job name (``ListJobs`` with a ``JOB_NAME`` filter: any status, newest first, those created since a
       day before the intent only) and reads their tags (``DescribeJobs``) for the token; when the intent is
-      younger than
-      [`listing_settle_seconds`][airflow_resumable.jobs.batch.BatchOperator.listing_settle_seconds] and
-      nothing is found, it waits for the rest of that time and lists once more (a job just submitted may
-      not be listed at once);
+      younger than ``listing_settle_seconds`` and nothing is found, it waits for the rest of that time and
+      lists once more (a job just submitted may not be listed at once);
     - a retry waits again on a job that is queued or running (with ``wait_for_completion`` or
       ``deferrable``), returns the id of one that succeeded (without waiting: one that was submitted and
       has not failed), and submits a new job (a new generation) only when the earlier one ``FAILED``
@@ -90,13 +88,12 @@ class BatchOperator(common.EmrDurable, _provider.BatchOperator):
 
     What it cannot do: AWS Batch lists and describes a finished job only for a limited time (the API
     reference states no period), and ``ListJobs`` may not show a job in the first moments after
-    ``SubmitJob``; a worker that dies *during* ``SubmitJob`` and a retry that cannot see the job then
-    (after the settle time, or once AWS dropped it, or with more than
-    [`max_candidates`][airflow_resumable.jobs.batch.BatchOperator.max_candidates] newer jobs of the same
-    name in the queue) submits a second job. The job name and queue must render the same on every try
-    (the search filters by them). Killing the task terminates the job (the provider's ``on_kill``, also
-    for a job this try reconnected to). Without a task state store in the context it is the provider's
-    operator (with a warning).
+    ``SubmitJob``. A worker lost after AWS accepted ``SubmitJob`` (before the id was stored) whose retry
+    cannot see the job (not listed after the settle time, dropped by AWS, or behind more than
+    ``max_candidates`` newer jobs of the same name in the queue) submits a second job. The job name and
+    queue must render the same on every try (the search filters by them). Killing the task terminates the
+    job (the provider's ``on_kill``, also for a job this try reconnected to). Without a task state store
+    in the context it is the provider's operator (with a warning).
     """
 
     external_id_key = "batch_job_id"
@@ -182,7 +179,7 @@ class BatchOperator(common.EmrDurable, _provider.BatchOperator):
         """The job tagged with ``token`` in the queue, among those with the job name; ``None`` if none.
 
         Lists once more after the rest of
-        [`listing_settle_seconds`][airflow_resumable.jobs.batch.BatchOperator.listing_settle_seconds]
+        ``listing_settle_seconds``
         when nothing is found and the intent is younger than that.
         """
         found = self._search(token, submitted_at)
