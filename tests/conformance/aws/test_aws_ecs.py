@@ -385,3 +385,21 @@ def test_a_waiter_error_stops_the_task_this_try_started(durable_make, ecs, famil
         "task": op.arn,
         "reason": "Task failed after creation; cleanup by Airflow",
     }
+
+
+def test_after_the_token_expired_a_lost_submission_runs_again(durable_make, ecs, family, task_context):
+    """The window that is left (documented): ECS keeps a clientToken up to 24 hours and offers no search."""
+    op = durable_make()
+    _crash_after_run_task(op)
+    with pytest.raises(RuntimeError):
+        op.execute(task_context(1))
+
+    saved, ecs.token_ttl = ecs.token_ttl, 0.0  # the retry comes after ECS forgot the token
+    try:
+        retry = durable_make()
+        retry.execute(task_context(2))
+    finally:
+        ecs.token_ttl = saved
+    tasks = [t.arn for t in ecs.tasks_of(family=family)]
+    assert len(tasks) == 2 and tasks[-1] == retry.arn
+    assert task_context(3)["task_state_store"].get(f"{KEY}.intent")["generation"] == 1
