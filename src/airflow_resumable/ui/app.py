@@ -17,9 +17,9 @@ from airflow.api_fastapi.core_api.security import (
     requires_access_dag,
 )
 from fastapi import Depends, FastAPI, HTTPException, Request, status
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
-from airflow_resumable.ui import data, overview, views
+from airflow_resumable.ui import dashboard, data, overview, views
 from airflow_resumable.ui.page import esc, page
 
 __all__ = ["create_app"]
@@ -118,6 +118,18 @@ def create_app() -> FastAPI:
     def overview_html(readable: ReadableTIFilterDep, session: SessionDep) -> str:
         """The "Resumable" page."""
         return overview.overview_html(overview.overview(session, set(readable.value or ())))
+
+    @app.get("/api/dashboard", dependencies=TASK_ACCESS)
+    def dashboard_json(readable: ReadableTIFilterDep, session: SessionDep) -> dict[str, Any]:
+        """The dashboard card's counts: the "Resumable" page's, in the DAGs the user may read."""
+        return dashboard.summary(overview.overview(session, set(readable.value or ())))
+
+    @app.get("/static/dashboard.js", include_in_schema=False)
+    def dashboard_bundle() -> FileResponse:
+        """The dashboard card's code (no data in it, like the UI's own assets: no access check)."""
+        return FileResponse(
+            dashboard.BUNDLE, media_type="text/javascript", headers={"Cache-Control": "no-cache"}
+        )
 
     @app.get("/api/watermarks", dependencies=ASSET_ACCESS)
     def watermarks_json(session: SessionDep) -> dict[str, Any]:

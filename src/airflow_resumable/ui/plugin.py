@@ -10,10 +10,13 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
-__all__ = ["PREFIX", "ResumablePlugin"]
+__all__ = ["DASHBOARD_BUNDLE", "PREFIX", "ResumablePlugin"]
 
 PREFIX = "/resumable"
 """Where the API server mounts the plugin's app."""
+
+DASHBOARD_BUNDLE = PREFIX + "/static/dashboard.js"
+"""The dashboard card's ES module (see [`airflow_resumable.ui.dashboard`][airflow_resumable.ui.dashboard])."""
 
 
 class LazyApp:
@@ -63,5 +66,14 @@ class ResumablePlugin(AirflowPlugin):
             "href": PREFIX + "/watermarks",
             "destination": "nav",
             "url_route": "resumable-watermarks",
+        },
+    ]
+    # Airflow's UI imports the bundle and renders the component it leaves at globalThis.AirflowPlugin.
+    react_apps: list[Any] = [  # noqa: RUF012
+        {
+            "name": "Resumable card",
+            "bundle_url": DASHBOARD_BUNDLE,
+            "destination": "dashboard",
+            "url_route": "resumable-dashboard",
         },
     ]
