@@ -403,3 +403,20 @@ def test_after_the_token_expired_a_lost_submission_runs_again(durable_make, ecs,
     tasks = [t.arn for t in ecs.tasks_of(family=family)]
     assert len(tasks) == 2 and tasks[-1] == retry.arn
     assert task_context(3)["task_state_store"].get(f"{KEY}.intent")["generation"] == 1
+
+
+def test_on_kill_stops_a_task_this_try_reconnected_to(durable_make, ecs, family, task_context):
+    ecs.scripts.append(["RUNNING"])
+    op = durable_make(deferrable=True)
+    with pytest.raises(TaskDeferred):
+        op.execute(task_context(1))  # the worker is lost while the trigger waits
+
+    retry = durable_make(deferrable=True)
+    with pytest.raises(TaskDeferred) as deferred:
+        retry.execute(task_context(2))  # reconnects: defers on the same task
+    assert deferred.value.trigger.task_arn == op.arn == retry.arn
+    _, requests = _during(ecs, retry.on_kill)
+    assert requests == [
+        ("StopTask", {"cluster": CLUSTER, "task": op.arn, "reason": "Task killed by the user"})
+    ]
+    assert len(ecs.tasks_of(family=family)) == 1
