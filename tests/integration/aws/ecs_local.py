@@ -27,6 +27,15 @@ def start() -> FakeEcs:
     return SERVER
 
 
+def stop() -> None:
+    """Stop the local ECS and remove the ``ecs_local`` connection."""
+    global SERVER
+    if SERVER is not None:
+        SERVER.stop()
+        SERVER = None
+    os.environ.pop(f"AIRFLOW_CONN_{CONN.upper()}", None)
+
+
 def server() -> FakeEcs:
     if SERVER is None:
         raise RuntimeError("ecs_local.start() was not called")

@@ -10,11 +10,14 @@ from __future__ import annotations
 import textwrap
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ecs_local
 import pytest
 from aws_dags import Case, decisions, return_values, task_outputs
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 pytestmark = pytest.mark.airflow
 
@@ -197,8 +200,8 @@ def _xcoms(dag_id: str, run_id: str, key: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def matrix(_airflow_sandbox_session: Any) -> dict[tuple[str, str], Side]:
-    """Run every case on every side in one DAG; return what each (case, side) did."""
+def matrix(_airflow_sandbox_session: Any) -> Iterator[dict[tuple[str, str], Side]]:
+    """Run every case on every side in one DAG; give what each (case, side) did."""
     ecs = ecs_local.start()
     tag = uuid.uuid4().hex[:8]
     families, tasks = {}, {}
@@ -230,7 +233,8 @@ def matrix(_airflow_sandbox_session: Any) -> dict[tuple[str, str], Side]:
             tasks=[t.arn for t in ecs.tasks_of(family=family)],
             xcom_arn=arns.get(task_id),
         )
-    return sides
+    yield sides
+    ecs_local.stop()
 
 
 @pytest.mark.parametrize("case", list(CASES))
