@@ -345,7 +345,7 @@ def test_a_crash_after_submit_job_is_recovered_by_the_tag(durable_make, task_con
 
 
 def test_a_crash_before_submit_job_submits_with_the_same_token_after_listing_again(
-    durable_make, task_context, job_name
+    durable_make, task_context, job_name, monkeypatch
 ):
     op = durable_make()
     op.hook.conn.meta.events.register(
@@ -356,11 +356,13 @@ def test_a_crash_before_submit_job_submits_with_the_same_token_after_listing_aga
     token = task_context(1)["task_state_store"].get(f"{KEY}.intent")["token"]
 
     retry = durable_make()
-    retry.listing_settle_seconds = 0.5  # the intent is younger than this: one more listing
+    pauses: list[float] = []
+    monkeypatch.setattr(ours.time, "sleep", pauses.append)  # the wait itself is not worth waiting for
     calls = moto_server.Requests(retry, SERVICE)
     job_id = retry.execute(task_context(2))
 
     assert calls.names()[:3] == ["ListJobs", "ListJobs", "SubmitJob"]
+    assert 0 < pauses[0] <= retry.listing_settle_seconds  # the first sleep: the settle wait
     assert [j.job_id for j in batch.jobs_named(job_name)] == [job_id]
     assert batch.job_tags(job_id)[ours.TOKEN_TAG] == token  # same generation, same token
 
@@ -487,7 +489,7 @@ def test_a_job_found_by_its_tag_that_failed_starts_the_next_generation(durable_m
 
 
 def test_a_job_listing_lags_behind_submit_job_is_found_on_the_second_listing(
-    durable_make, task_context, job_name
+    durable_make, task_context, job_name, monkeypatch
 ):
     op = durable_make()
     _crash_after_submit(op)
@@ -495,7 +497,7 @@ def test_a_job_listing_lags_behind_submit_job_is_found_on_the_second_listing(
         op.execute(task_context(1))
 
     retry = durable_make()
-    retry.listing_settle_seconds = 0.5
+    monkeypatch.setattr(ours.time, "sleep", lambda _: None)  # the settle wait, skipped
     lagging = {"calls": 0}
 
     def not_listed_yet(model: Any, **_: Any) -> Any:  # ListJobs does not show the new job at first
