@@ -1,9 +1,9 @@
 """Crash-safe ECS tasks: ``EcsRunTaskOperator`` as a drop-in subclass of the provider's.
 
 The provider's operator calls ``RunTask`` without a ``clientToken`` of its own (botocore fills in a random
-one per call), so a retry after a crash starts a second task; its ``reattach=True`` looks for a *running*
-task with the same ``startedBy``, which misses a task that is still ``PENDING`` in ECS's eventually
-consistent list and one that already stopped (the retry then runs the work again). This one records a
+one per call), so a retry after a crash starts a second task; its ``reattach=True`` lists the *running*
+tasks with the same ``startedBy``, which misses one that already stopped (or that ECS's eventually
+consistent list does not show yet): the retry then runs the work again. This one records a
 token per submission in a write-ahead intent before ``RunTask`` (see
 [`DurableJobMixin`][airflow_resumable.jobs.base.DurableJobMixin]).
 
@@ -69,21 +69,18 @@ def task_status(task: Mapping[str, Any], skip_on_exit_code: Any = ()) -> str:
     ``STOPPED:SKIPPED`` (an exit code in ``skip_on_exit_code``) or ``STOPPED:FAILED``, judged as the
     provider's ``_check_success_task`` judges it."""
     last = str(task.get("lastStatus"))
-    if last != "STOPPED":
+    if last not in ("STOPPED", "DELETED"):  # DELETED follows STOPPED; its containers still tell
         return last
     reason = str(task.get("stoppedReason", ""))
     if task.get("stopCode", "") == "TaskFailedToStart" or _HOST_GONE.match(reason):
         return FAILED
-    skipped = False
-    for container in task.get("containers") or []:
+    for container in task.get("containers") or []:  # the first container with a problem decides
         exit_code = container.get("exitCode", 1)
         if container.get("lastStatus") == "STOPPED" and exit_code != 0:
-            if exit_code not in skip_on_exit_code:
-                return FAILED
-            skipped = True
+            return SKIPPED if exit_code in skip_on_exit_code else FAILED
         if container.get("lastStatus") == "PENDING" or "error" in str(container.get("reason", "")).lower():
             return FAILED
-    return SKIPPED if skipped else SUCCEEDED
+    return SUCCEEDED
 
 
 class EcsRunTaskOperator(common.EmrDurable, _provider.EcsRunTaskOperator):
