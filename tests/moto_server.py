@@ -179,9 +179,13 @@ def honour_client_tokens(op: Any) -> None:
             if answer:
                 answer["virtualClusterId"] = runs[0].virtual_cluster_id
         else:
-            runs = [r for r in serverless_job_runs(body["applicationId"]) if r.client_token == token]
-            answer = {"applicationId": body["applicationId"], "jobRunId": runs[0].id, "arn": runs[0].arn}
-            answer = answer if runs else None
+            application_id = params["url_path"].split("/")[2]  # /applications/{applicationId}/jobruns
+            runs = [r for r in serverless_job_runs(application_id) if r.client_token == token]
+            answer = (
+                {"applicationId": application_id, "jobRunId": runs[0].id, "arn": runs[0].arn}
+                if runs
+                else None
+            )
         if answer is None:
             return None
 
@@ -339,6 +343,47 @@ def fail_first_step(cluster_id: str, step_ids: list[str]) -> None:
     """The first step fails, the others (``ActionOnFailure=CONTINUE``) run on and complete."""
     complete_steps(cluster_id, step_ids[1:])
     set_step_state(cluster_id, step_ids[0], "FAILED")
+
+
+@contextmanager
+def job_run_times_like_aws() -> Iterator[None]:
+    """While the block runs, EMR Serverless and EMR on EKS job runs carry their creation time as AWS
+    reports it (``createdAt`` to the microsecond; moto 5.2.5 rounds it down to midnight UTC).
+
+    Done in moto's model (the service side): every job run created in the block is stamped when it is
+    created; the providers' hooks and their calls are untouched.
+    """
+    from moto.core.utils import utcnow
+    from moto.emrcontainers.models import JobRun as ContainersJobRun
+    from moto.emrserverless.models import JobRun as ServerlessJobRun
+
+    originals = {cls: cls.__init__ for cls in (ContainersJobRun, ServerlessJobRun)}
+
+    def stamped(original: Any) -> Any:
+        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+            original(self, *args, **kwargs)
+            self.created_at = utcnow()
+            if hasattr(self, "updated_at"):
+                self.updated_at = self.created_at
+
+        return __init__
+
+    for cls, original in originals.items():
+        cls.__init__ = stamped(original)  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        for cls, original in originals.items():
+            cls.__init__ = original  # type: ignore[method-assign]
+
+
+def backdate_job_run(run: Any, *, hours: float) -> None:
+    """Make a job run (moto's model object) look created ``hours`` earlier: a run of an earlier day."""
+    from datetime import timedelta
+
+    run.created_at -= timedelta(hours=hours)
+    if hasattr(run, "updated_at"):
+        run.updated_at -= timedelta(hours=hours)
 
 
 def forget_serverless_job_run(application_id: str, job_run_id: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_resumable.errors import JobError
@@ -19,6 +19,7 @@ from airflow_resumable.jobs.base import DurableJobMixin
 
 if TYPE_CHECKING:
     from airflow.sdk.definitions.context import Context
+    from pydantic import JsonValue
 
     from airflow_resumable.jobs.base import ResumeDecision
 
@@ -190,6 +191,11 @@ def created_after(submitted_at: datetime | None) -> datetime | None:
     return None if submitted_at is None else submitted_at - DISCOVERY_SLACK
 
 
+CLOCK_SKEW = timedelta(minutes=1)
+"""How much older than this try's submission a job handed back for the author's token must be to count
+as an earlier run's (clock skew between the worker and AWS)."""
+
+
 # -- the shared operator mixin ---------------------------------------------------------------------------
 class EmrDurable(DurableJobMixin):
     """Status mapping, not-found errors and the AWS connection arguments shared by the three operators."""
@@ -198,6 +204,9 @@ class EmrDurable(DurableJobMixin):
 
     user_token_argument: ClassVar[str | None] = "client_request_token"
     """The provider argument that carries a user's own idempotency token (``None``: the API has none)."""
+
+    _submission_started_at: datetime | None = None
+    _submitted_external_id: JsonValue = None
 
     if TYPE_CHECKING:  # set by the provider operator (AwsBaseOperator)
         aws_conn_id: str | None
@@ -264,9 +273,46 @@ class EmrDurable(DurableJobMixin):
         max_length = self.idempotency_token_max_length
         return _intent.rotated_token(user, generation, max_length, owner=type(self).__name__)
 
+    def job_created_at(self, external_id: JsonValue) -> datetime | None:
+        """When the backend says job ``external_id`` was created (aware); ``None`` if it does not say.
+
+        Read after a submission with the author's own token (see ``_submission_may_exist``). Without a
+        time (the default) every job such a submission returns is checked as possibly an earlier one.
+        """
+        return None
+
+    def _submit_once(self, store: Any, context: Context, decision: ResumeDecision) -> JsonValue:
+        """The base's one submission, noting when it started and the job it returned."""
+        self._submission_started_at = datetime.now(tz=timezone.utc)
+        external_id = super()._submit_once(store, context, decision)
+        self._submitted_external_id = external_id
+        return external_id
+
     def _submission_may_exist(self, decision: ResumeDecision) -> bool:
-        """Also when the author's own token is sent: it may have been used by an earlier incarnation."""
-        return super()._submission_may_exist(decision) or decision.token == self.user_token()
+        """A repeated submission, or the author's own token handing back a job made before this try.
+
+        The author's token may have been used by an earlier incarnation of the task (a state reset, the
+        provider's operator), and AWS then returns that job. A job this submission made that failed at
+        once is this try's failure, reported as the provider reports it, never submitted again: the job's
+        creation time tells the two apart, allowing `CLOCK_SKEW` (an earlier job created within it counts
+        as this try's; the next retry starts a new generation from the stored id).
+        """
+        if super()._submission_may_exist(decision):
+            return True
+        if decision.token is None or decision.token != self.user_token():
+            return False
+        started, external_id = self._submission_started_at, self._submitted_external_id
+        if started is None or external_id is None:
+            return True
+        try:
+            created = self._retry(
+                f"{type(self).__name__}: creation time of job {external_id}", self.job_created_at, external_id
+            )
+        except Exception as exc:
+            if not self.is_job_not_found(exc):
+                raise
+            return True  # the status check that follows reads it as unknown: a new generation
+        return created is None or created < started - CLOCK_SKEW
 
     # -- helpers for the operators ---------------------------------------------------------------------------
     def aws_args(self) -> dict[str, Any]:

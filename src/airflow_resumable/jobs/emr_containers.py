@@ -128,6 +128,12 @@ class EmrContainerOperator(common.EmrDurable, _provider.EmrContainerOperator):
         run = self.hook.conn.describe_job_run(virtualClusterId=self.virtual_cluster_id, id=str(external_id))
         return str(run["jobRun"]["state"])
 
+    def job_created_at(self, external_id: JsonValue) -> datetime | None:
+        """The job run's ``createdAt`` from DescribeJobRun."""
+        run = self.hook.conn.describe_job_run(virtualClusterId=self.virtual_cluster_id, id=str(external_id))
+        created = run["jobRun"].get("createdAt")
+        return created if isinstance(created, datetime) else None
+
     def poll_until_complete(self, external_id: JsonValue, context: Context) -> Any:
         """Wait for the job run like the provider does; raise as it does. Returns the job run id."""
         self.job_id = str(external_id)

@@ -145,6 +145,12 @@ class EmrServerlessStartJobOperator(common.EmrDurable, _provider.EmrServerlessSt
             self._seen_names[str(external_id)] = str(run["jobRun"]["name"])
         return str(run["jobRun"]["state"])
 
+    def job_created_at(self, external_id: JsonValue) -> datetime | None:
+        """The job run's ``createdAt`` from GetJobRun."""
+        run = self.hook.conn.get_job_run(applicationId=self.application_id, jobRunId=str(external_id))
+        created = run["jobRun"].get("createdAt")
+        return created if isinstance(created, datetime) else None
+
     def poll_until_complete(self, external_id: JsonValue, context: Context) -> Any:
         """Wait for the job run like the provider does; raise as it does. Returns the job run id."""
         job_id = str(external_id)

@@ -218,3 +218,25 @@ def test_a_context_without_a_task_store_works_as_with_the_provider(make, kind):
     assert op.execute(mock.MagicMock() if kind == "mock" else {}) == op.job_id
     assert calls.of("StartJobRun")[0]["clientToken"] == "given"
     assert calls.of("StartJobRun")[0]["tags"] == {}
+
+
+def test_a_job_made_with_your_token_that_fails_at_once_raises_as_the_provider_does(make, task_context):
+    """Not taken for an earlier run's job (its creation time is this try's): never submitted again.
+    Intended difference: the durable operator reads the job run once (``createdAt``) after starting it."""
+    ref = _moves_to(make.provider(client_request_token="nightly-ref"), "FAILED")
+    op = _moves_to(make(client_request_token="nightly-ours"), "FAILED")
+    ref_calls, calls = moto_server.Requests(ref, SERVICE), moto_server.Requests(op, SERVICE)
+
+    with moto_server.job_run_times_like_aws():
+        expected = outcome(ref.execute, task_context())
+        got = outcome(op.execute, task_context())
+
+    assert (got[0], str(got[1]).replace(str(op.job_id), "<id>")) == (
+        expected[0],
+        str(expected[1]).replace(str(ref.job_id), "<id>"),
+    )
+    assert expected[0] == "raised"
+    names = calls.names()
+    if make.durable:
+        assert names[0] == "StartJobRun" and names.pop(1) == "DescribeJobRun"
+    assert names == ref_calls.names()

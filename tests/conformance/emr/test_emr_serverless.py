@@ -323,3 +323,21 @@ def test_openlineage_injection_changes_the_request_as_the_provider(make, task_co
     op.execute(task_context())
     expected = ref_calls.of("StartJobRun")[0].get("configurationOverrides")
     assert calls.of("StartJobRun")[0].get("configurationOverrides") == expected
+
+
+def test_a_job_made_with_your_token_that_fails_at_once_raises_as_the_provider_does(make, task_context):
+    """Not taken for an earlier run's job (its creation time is this try's): never submitted again.
+    Intended difference: the durable operator reads the job run once (``createdAt``) after starting it."""
+    ref = _moves_to(make.provider(client_request_token="nightly-ref"), "FAILED")
+    op = _moves_to(make(client_request_token="nightly-ours"), "FAILED")
+    ref_calls, calls = moto_server.Requests(ref, SERVICE), moto_server.Requests(op, SERVICE)
+
+    with moto_server.job_run_times_like_aws():
+        expected = outcome(ref.execute, task_context())
+        got = outcome(op.execute, task_context())
+
+    assert expected[0] == "raised" and got == expected
+    names = calls.names()
+    if make.durable:
+        assert names[:2] == ["GetApplication", "StartJobRun"] and names.pop(2) == "GetJobRun"
+    assert names == ref_calls.names()

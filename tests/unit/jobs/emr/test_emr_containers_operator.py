@@ -266,23 +266,6 @@ def test_a_context_without_store_runs_like_the_provider_with_a_warning(virtual_c
     assert "crash recovery is disabled" in capsys.readouterr().out
 
 
-def test_a_users_token_that_aws_answers_with_a_failed_run_moves_to_the_next_generation(
-    virtual_cluster, retry_context
-):
-    first = _op(virtual_cluster, client_request_token="nightly", wait_for_completion=False)
-    job_id = first.execute(retry_context(1))
-    moto_server.set_containers_state(job_id, "FAILED")
-    retry_context()["task_state_store"].clear()  # the task's state is reset
-
-    again = _op(virtual_cluster, client_request_token="nightly", wait_for_completion=False)
-    moto_server.honour_client_tokens(again)  # AWS hands back the run it started for "nightly"
-    new_id = again.execute(retry_context(2))
-
-    runs = moto_server.containers_job_runs(virtual_cluster)
-    assert new_id != job_id and [run.id for run in runs] == [job_id, new_id]
-    assert runs[1].client_token.startswith("nightly-") and runs[1].client_token.endswith("-g2")
-
-
 def test_a_client_request_token_from_default_args_is_the_users_token(virtual_cluster, retry_context):
     from airflow.sdk import DAG
 
@@ -292,3 +275,48 @@ def test_a_client_request_token_from_default_args_is_the_users_token(virtual_clu
 
     [run] = moto_server.containers_job_runs(virtual_cluster)
     assert run.client_token == "from-defaults"
+
+
+def test_your_token_answered_at_once_with_a_failed_run_made_now_fails_as_the_provider_does(
+    virtual_cluster, retry_context
+):
+    """A job run created by this submission that failed at once is this try's failure (reported as the
+    provider reports it), not an earlier run's: it is never submitted again in the same try."""
+    from airflow.providers.common.compat.sdk import AirflowException
+
+    op = _op(virtual_cluster, client_request_token="nightly-now", poll_interval=0)
+    moto_server.honour_client_tokens(op)
+    op.hook.conn.meta.events.register(
+        "after-call.emr-containers.StartJobRun",
+        lambda parsed, **_: moto_server.set_containers_state(parsed["id"], "FAILED"),
+    )
+    calls = moto_server.api_calls(op, "emr-containers")
+    with (
+        moto_server.job_run_times_like_aws(),
+        pytest.raises(AirflowException, match="EMR Containers job failed"),
+    ):
+        op.execute(retry_context(1))
+
+    assert [run.client_token for run in moto_server.containers_job_runs(virtual_cluster)] == ["nightly-now"]
+    assert calls.count("StartJobRun") == 1
+
+
+def test_your_token_answered_with_a_failed_run_made_before_this_try_moves_to_the_next_generation(
+    virtual_cluster, retry_context
+):
+    with moto_server.job_run_times_like_aws():
+        job_id = _op(virtual_cluster, client_request_token="nightly-old", wait_for_completion=False).execute(
+            retry_context(1)
+        )
+        [old] = moto_server.containers_job_runs(virtual_cluster)
+        old.state = "FAILED"
+        moto_server.backdate_job_run(old, hours=1)  # yesterday's run with your token
+        retry_context()["task_state_store"].clear()  # the task's state is reset
+
+        again = _op(virtual_cluster, client_request_token="nightly-old", wait_for_completion=False)
+        moto_server.honour_client_tokens(again)  # AWS hands back the run it started for the token
+        new_id = again.execute(retry_context(2))
+
+    runs = moto_server.containers_job_runs(virtual_cluster)
+    assert new_id != job_id and [run.id for run in runs] == [job_id, new_id]
+    assert runs[1].client_token.startswith("nightly-old-") and runs[1].client_token.endswith("-g2")

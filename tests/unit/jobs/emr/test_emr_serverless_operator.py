@@ -348,3 +348,46 @@ def test_a_resubmission_crashing_after_submit_is_found_again_by_its_own_name(app
 
     assert second.name != moto_server.serverless_job_runs(application)[0].name
     assert (decision.action, decision.external_id) == (Decision.RECONNECT, second.id)
+
+
+# -- your own token handing back a failed job run ----------------------------------------------------------
+def test_your_token_answered_at_once_with_a_failed_run_made_now_fails_as_the_provider_does(
+    application, retry_context
+):
+    """A job run created by this submission that failed at once is this try's failure (reported as the
+    provider reports it), not an earlier run's: it is never submitted again in the same try."""
+    from airflow.providers.common.compat.sdk import AirflowException
+
+    op = _op(application, client_request_token="nightly-now", waiter_delay=0)
+    moto_server.honour_client_tokens(op)
+    op.hook.conn.meta.events.register(
+        "after-call.emr-serverless.StartJobRun",
+        lambda parsed, **_: moto_server.set_serverless_state(application, parsed["jobRunId"], "FAILED"),
+    )
+    calls = moto_server.api_calls(op, "emr-serverless")
+    with moto_server.job_run_times_like_aws(), pytest.raises(AirflowException, match="Serverless Job failed"):
+        op.execute(retry_context(1))
+
+    assert [run.client_token for run in moto_server.serverless_job_runs(application)] == ["nightly-now"]
+    assert calls.count("StartJobRun") == 1
+
+
+def test_your_token_answered_with_a_failed_run_made_before_this_try_moves_to_the_next_generation(
+    application, retry_context
+):
+    with moto_server.job_run_times_like_aws():
+        job_id = _op(application, client_request_token="nightly-old", wait_for_completion=False).execute(
+            retry_context(1)
+        )
+        [old] = moto_server.serverless_job_runs(application)
+        old.state = "FAILED"
+        moto_server.backdate_job_run(old, hours=1)  # yesterday's run with your token
+        retry_context()["task_state_store"].clear()  # the task's state is reset
+
+        again = _op(application, client_request_token="nightly-old", wait_for_completion=False)
+        moto_server.honour_client_tokens(again)  # AWS hands back the run it started for the token
+        new_id = again.execute(retry_context(2))
+
+    runs = moto_server.serverless_job_runs(application)
+    assert new_id != job_id and [run.id for run in runs] == [job_id, new_id]
+    assert runs[1].client_token.startswith("nightly-old-") and runs[1].client_token.endswith("-g2")
