@@ -262,17 +262,18 @@ class CheckpointCore:
     def _failed(self, what: str, exc: Exception, *, redo: int) -> None:
         if self._on_commit_error == "raise":
             error = CommitError(
-                f"Checkpointer {self.key!r} could not {what} after retrying: {exc!r}. A retry of this task "
-                f"would redo up to {redo} items. Pass on_commit_error='warn' to keep working through store "
-                "outages."
+                f"Checkpointer {self.key!r} could not {what} {_store.how_it_failed(exc)}: {exc!r}. A retry "
+                f"of this task would redo up to {redo} items. Pass on_commit_error='warn' to keep working "
+                "through store outages."
             )
             self._raised = error
             raise error from exc
         log.warning(
-            "Checkpoint %r: could not %s after retrying (%r); carrying on. %d items are now uncommitted and "
+            "Checkpoint %r: could not %s %s (%r); carrying on. %d items are now uncommitted and "
             "would be redone after a crash (the redo bound grows until a write succeeds).",
             self.key,
             what,
+            _store.how_it_failed(exc),
             exc,
             redo,
         )

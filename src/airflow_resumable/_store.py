@@ -7,6 +7,7 @@ the retry policy for failed writes live in one place.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from collections.abc import Callable, Mapping
@@ -24,6 +25,7 @@ __all__ = [
     "asset_store",
     "call_async",
     "current_context",
+    "how_it_failed",
     "never_expire",
     "require_airflow",
     "retrying",
@@ -246,10 +248,61 @@ def _is_transient(exc: BaseException) -> bool:
     return not (isinstance(status, int) and 400 <= status < 500 and status not in (408, 409, 429))
 
 
+def _why_final(exc: BaseException) -> str:
+    """Why ``exc`` is not retried (``_is_transient`` is false for it), for an error message."""
+    if isinstance(exc, OverflowError):
+        return (
+            "the worker's msgpack channel to the API server cannot carry the value, e.g. an integer "
+            "beyond 64 bits, and would refuse it again"
+        )
+    if isinstance(exc, ValueError | TypeError):
+        return "the value was refused, and would be refused again"
+    status, text = _status_and_text(exc)
+    if status == 404 and "Task instance" in text and "not found" in text:
+        return (
+            "the API server no longer knows this try's task instance: it was cleared, or marked success or "
+            "failed, while the try ran"
+        )
+    if isinstance(status, int):
+        return f"the API server answered HTTP {status}, which it would answer again"
+    return "the error is not one a retry can help with"
+
+
+def how_it_failed(exc: BaseException) -> str:
+    """How a call under `retrying()` that raised ``exc`` ended, for an error message.
+
+    ``"after 4 attempts"`` (retried until the attempts ran out), ``"without retrying (why)"``, or, when
+    earlier attempts failed with errors worth retrying, ``"after 2 attempts (the last not retried: why)"``.
+    """
+    tried = getattr(exc, _ATTEMPTS, None)
+    if _is_transient(exc):
+        return f"after {tried or 'repeated'} attempts"
+    if isinstance(tried, int) and tried > 1:
+        return f"after {tried} attempts (the last not retried: {_why_final(exc)})"
+    return f"without retrying ({_why_final(exc)})"
+
+
+_ATTEMPTS = "_airflow_resumable_attempts"
+"""The attribute `retrying()` sets on each error it saw: the number of the attempt that raised it."""
+
+
+class _RetryTransient(tenacity.retry_base):
+    """Retry on `_is_transient` errors, noting on each error which attempt raised it (see `how_it_failed`)."""
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        if exc is None:
+            return False
+        with contextlib.suppress(AttributeError, TypeError):  # an exception class with __slots__
+            setattr(exc, _ATTEMPTS, retry_state.attempt_number)
+        return _is_transient(exc)
+
+
 def retrying(what: str, *, attempts: int = 4, max_wait: float = 2.0) -> tenacity.Retrying:
     """A bounded, jittered retry policy for store writes and remote status calls.
 
-    Bad input (ValueError/TypeError, HTTP 4xx) is not retried; the last error is re-raised.
+    Bad input (ValueError/TypeError, HTTP 4xx) is not retried; the last error is re-raised (with the
+    number of its attempt noted for `how_it_failed()`).
     """
 
     def _before_sleep(state: tenacity.RetryCallState) -> None:
@@ -259,7 +312,7 @@ def retrying(what: str, *, attempts: int = 4, max_wait: float = 2.0) -> tenacity
     return tenacity.Retrying(
         stop=tenacity.stop_after_attempt(attempts),
         wait=tenacity.wait_random_exponential(multiplier=0.05, max=max_wait),
-        retry=tenacity.retry_if_exception(_is_transient),
+        retry=_RetryTransient(),
         before_sleep=_before_sleep,
         reraise=True,
     )

@@ -93,7 +93,7 @@ def write_commit(
         _store.retry_call(f"{what}: writing {wm.key!r}", store.set, wm.key, record)
     except Exception as exc:
         raise CommitError(
-            f"{what}: could not write {show(value)} to {wm.key!r} after retries ({exc!r}). "
+            f"{what}: could not write {show(value)} to {wm.key!r} {_store.how_it_failed(exc)}: {exc!r}. "
             "The watermark did not move; the task fails so that its retry loads the range again."
         ) from exc
     after = read_for_commit(wm, store)
