@@ -35,16 +35,34 @@ function useSummary() {
   return state;
 }
 
+// Badges as Airflow's own state badges draw them (its theme has a palette per task state).
 function Count({ testId, count, palette, label }) {
   return (
     <HStack gap={2}>
-      <Badge data-testid={testId} colorPalette={palette} size="lg" variant="solid">
+      <Badge
+        borderRadius="full"
+        color={`${palette}.contrast`}
+        colorPalette={palette}
+        data-testid={testId}
+        fontSize="sm"
+        px={2}
+        py={1}
+        variant="solid"
+      >
         {count}
       </Badge>
       <Text color="fg" fontSize="sm" fontWeight="bold">
         {label}
       </Text>
     </HStack>
+  );
+}
+
+function Chevron() {
+  return (
+    <svg aria-hidden="true" fill="none" height="16" stroke="currentColor" strokeWidth="2" viewBox="0 0 24 24" width="16">
+      <path d="m9 18 6-6-6-6" />
+    </svg>
   );
 }
 
@@ -59,7 +77,6 @@ function ResumableCard() {
         <RouterLink to={data?.overview ?? "/plugin/resumable-overview"}>
           <HStack
             alignItems="center"
-            bg="bg.panel"
             borderRadius="lg"
             borderWidth={1}
             flexWrap="wrap"
@@ -73,13 +90,13 @@ function ResumableCard() {
             <Count
               testId="resumable-running"
               count={running ?? "…"}
-              palette="blue"
+              palette="running"
               label={running === 1 ? "running checkpointed task" : "running checkpointed tasks"}
             />
             <Count
               testId="resumable-orphans"
               count={orphans ?? "…"}
-              palette={orphans ? "red" : "gray"}
+              palette={orphans ? "failed" : "gray"}
               label={orphans === 1 ? "possible orphaned job" : "possible orphaned jobs"}
             />
             {data === null && status !== null ? (
@@ -87,6 +104,7 @@ function ResumableCard() {
                 {status ? `HTTP ${status}` : "unreachable"}
               </Text>
             ) : null}
+            <Chevron />
           </HStack>
         </RouterLink>
       </Link>

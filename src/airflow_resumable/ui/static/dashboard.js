@@ -23,7 +23,23 @@ function useSummary() {
   return state;
 }
 function Count({ testId, count, palette, label }) {
-  return /* @__PURE__ */ React.createElement(HStack, { gap: 2 }, /* @__PURE__ */ React.createElement(Badge, { "data-testid": testId, colorPalette: palette, size: "lg", variant: "solid" }, count), /* @__PURE__ */ React.createElement(Text, { color: "fg", fontSize: "sm", fontWeight: "bold" }, label));
+  return /* @__PURE__ */ React.createElement(HStack, { gap: 2 }, /* @__PURE__ */ React.createElement(
+    Badge,
+    {
+      borderRadius: "full",
+      color: `${palette}.contrast`,
+      colorPalette: palette,
+      "data-testid": testId,
+      fontSize: "sm",
+      px: 2,
+      py: 1,
+      variant: "solid"
+    },
+    count
+  ), /* @__PURE__ */ React.createElement(Text, { color: "fg", fontSize: "sm", fontWeight: "bold" }, label));
+}
+function Chevron() {
+  return /* @__PURE__ */ React.createElement("svg", { "aria-hidden": "true", fill: "none", height: "16", stroke: "currentColor", strokeWidth: "2", viewBox: "0 0 24 24", width: "16" }, /* @__PURE__ */ React.createElement("path", { d: "m9 18 6-6-6-6" }));
 }
 function ResumableCard() {
   const { data, status } = useSummary();
@@ -34,7 +50,6 @@ function ResumableCard() {
     HStack,
     {
       alignItems: "center",
-      bg: "bg.panel",
       borderRadius: "lg",
       borderWidth: 1,
       flexWrap: "wrap",
@@ -48,7 +63,7 @@ function ResumableCard() {
       {
         testId: "resumable-running",
         count: running ?? "…",
-        palette: "blue",
+        palette: "running",
         label: running === 1 ? "running checkpointed task" : "running checkpointed tasks"
       }
     ),
@@ -57,11 +72,12 @@ function ResumableCard() {
       {
         testId: "resumable-orphans",
         count: orphans ?? "…",
-        palette: orphans ? "red" : "gray",
+        palette: orphans ? "failed" : "gray",
         label: orphans === 1 ? "possible orphaned job" : "possible orphaned jobs"
       }
     ),
-    data === null && status !== null ? /* @__PURE__ */ React.createElement(Text, { color: "fg.error", fontSize: "xs" }, status ? `HTTP ${status}` : "unreachable") : null
+    data === null && status !== null ? /* @__PURE__ */ React.createElement(Text, { color: "fg.error", fontSize: "xs" }, status ? `HTTP ${status}` : "unreachable") : null,
+    /* @__PURE__ */ React.createElement(Chevron, null)
   ))));
 }
 globalThis.AirflowPlugin = ResumableCard;
