@@ -110,6 +110,36 @@ def input_data() -> str:
     return f"s3://{BUCKET}/train/"
 
 
+def training_config(name: str) -> dict[str, Any]:
+    """A small ``CreateTrainingJob`` config moto accepts (input data from :func:`input_data`)."""
+    return {
+        "TrainingJobName": name,
+        "AlgorithmSpecification": {"TrainingImage": "xgboost:1", "TrainingInputMode": "File"},
+        "RoleArn": moto_server.ROLE_ARN,
+        "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/models"},
+        "ResourceConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 10},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        "InputDataConfig": [
+            {
+                "ChannelName": "train",
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/train/"}},
+            }
+        ],
+    }
+
+
+def processing_config(name: str) -> dict[str, Any]:
+    """A small ``CreateProcessingJob`` config moto accepts."""
+    return {
+        "ProcessingJobName": name,
+        "AppSpecification": {"ImageUri": "sklearn:1"},
+        "RoleArn": moto_server.ROLE_ARN,
+        "ProcessingResources": {
+            "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 5}
+        },
+    }
+
+
 @contextmanager
 def sagemaker_like_aws(*, in_progress_for: int = 0) -> Iterator[list[tuple[str, str]]]:
     """While the block runs, moto's SageMaker refuses taken job names and says "Requested resource not
