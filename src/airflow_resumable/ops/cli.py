@@ -241,7 +241,9 @@ def _orphans(api: Any, ns: argparse.Namespace, out: TextIO) -> int:
         columns = ["task", "task state", "key", "external id", "live", "action", "detail"]
         payload: Any = [a.to_json() for a in actions]
         _emit(ns, payload, lambda: _table(rows, columns, out, "No orphaned jobs."), out)
-        return 9 if any(a.action == "failed" for a in actions) else 0
+        if any(a.action == "failed" for a in actions):
+            return 9
+        return 6 if any(a.action == "refused" for a in actions) else 0
     rows = [_job_row(j) for j in found]
     columns = ["task", "task state", "operator", "key", "external id", "live", "recorded"]
     _emit(ns, [j.to_json() for j in found], lambda: _table(rows, columns, out, "No orphaned jobs."), out)

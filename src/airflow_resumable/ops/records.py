@@ -271,7 +271,9 @@ class CancelRecord:
 
     job: JobRecord
     action: str
-    """``cancelled``, ``already cancelled`` (recorded before: nothing sent), or ``failed``."""
+    """``cancelled``, ``already cancelled`` (recorded before: nothing sent), ``skipped`` (the task's job
+    changed since it was listed), ``refused`` (cancelled, but the intent changed meanwhile: not recorded),
+    or ``failed``."""
     detail: str = ""
 
     def to_json(self) -> dict[str, Any]:

@@ -159,12 +159,16 @@ def _cancel(api: AirflowApi, job: JobRecord, reason: str) -> CancelRecord:
 
     The task's state is read again first: a job whose intent records a cancellation is not cancelled
     again, and a task that moved on to another job since it was listed is left alone.
+
+    Airflow 3.3's REST API has no conditional write for the task state store (no version, no ETag): the
+    mark is written by read-modify-write. So the intent is read again right before the write, and nothing is
+    written (``refused``) if a retry changed it since; it is read once more after the write, which reports
+    a retry's write that replaced the mark at once. A retry's write landing between that last read and the
+    write itself (one request) is still overwritten (docs: Operating, "Cancelling orphaned jobs").
     """
     backend = backend_for(job)
     task = job.task
-    entries = {
-        e.key: e.value for e in api.task_entries(task.dag_id, task.run_id, task.task_id, task.map_index)
-    }
+    entries = _entries(api, task)
     current = next((j for j in decode.jobs(task, entries) if j.key == job.key), None)
     if backend is None or current is None or current.external_id != job.external_id:
         return CancelRecord(job, "skipped", "the task's stored job changed since it was listed")
@@ -180,6 +184,15 @@ def _cancel(api: AirflowApi, job: JobRecord, reason: str) -> CancelRecord:
     intent = entries.get(intent_key)
     if not isinstance(intent, dict):
         return CancelRecord(job, "cancelled", "no intent to record it in (id stored by a provider operator)")
+    fresh = _entries(api, task).get(intent_key)
+    if fresh != intent:
+        return CancelRecord(
+            job,
+            "refused",
+            f"cancelled at {backend.name}, but the task's intent changed while it was cancelled "
+            f"({_change(intent, fresh)}): a retry is moving on, so nothing was written to its state. "
+            "List the task's jobs again to see its current one.",
+        )
     mark = {
         "external_id": job.external_id,
         "at": datetime.now(tz=timezone.utc).isoformat(),
@@ -188,4 +201,29 @@ def _cancel(api: AirflowApi, job: JobRecord, reason: str) -> CancelRecord:
     }
     value = {**intent, decode.CANCELLED_FIELD: mark}
     api.patch_task_entry(task.dag_id, task.run_id, task.task_id, task.map_index, intent_key, value)
-    return CancelRecord(dataclasses.replace(job, recorded_state="cancelled", cancelled=mark), "cancelled")
+    done = dataclasses.replace(job, recorded_state="cancelled", cancelled=mark)
+    after = _entries(api, task).get(intent_key)
+    if after != value:
+        return CancelRecord(
+            done,
+            "cancelled",
+            f"recorded, then replaced at once by the task's next write ({_change(value, after)})",
+        )
+    return CancelRecord(done, "cancelled")
+
+
+def _entries(api: AirflowApi, task: TaskRef) -> dict[str, Any]:
+    """The task instance's state store, key -> value, as it is now."""
+    return {e.key: e.value for e in api.task_entries(task.dag_id, task.run_id, task.task_id, task.map_index)}
+
+
+def _change(before: Any, after: Any) -> str:
+    """How an intent changed, for people: generation and token first, else its state, else "rewritten"."""
+    if not isinstance(after, dict):
+        return "it was deleted"
+    parts = [
+        f"{name} {before.get(name)} -> {after.get(name)}"
+        for name in ("generation", "token", "state")
+        if isinstance(before, dict) and before.get(name) != after.get(name)
+    ]
+    return ", ".join(parts) or "rewritten"

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from airflow_resumable import ops
+from airflow_resumable.ops.api import AirflowApi
 from airflow_resumable.ops.cli import main as state_main
 
 pytestmark = pytest.mark.airflow
@@ -115,3 +116,74 @@ def _token(api_server) -> str:
 
     body = {"username": "admin", "password": api_server.passwords["admin"]}
     return str(httpx.post(f"{api_server.url}/auth/token", json=body).json()["access_token"])
+
+
+# -- a retry writing a new generation while the orphan is being cancelled ---------------------------------
+def _new_generation(result, intent: dict) -> dict:
+    """The intent a retry writes when it starts generation 2 (as ``submit_durably`` does)."""
+    return {**intent, "generation": 2, "token": intent["token"][:-3] + "-g2", "state": "submitting"}
+
+
+def _orphan(airflow_sandbox, api_server, databricks, monkeypatch):
+    databricks.scripts.append(["RUNNING"])
+    result = airflow_sandbox.run_dag(DYING)
+    monkeypatch.setenv("AIRFLOW_RESUMABLE_API_URL", api_server.url)
+    monkeypatch.setenv("AIRFLOW_RESUMABLE_API_USERNAME", "admin")
+    monkeypatch.setenv("AIRFLOW_RESUMABLE_API_PASSWORD", api_server.passwords["admin"])
+    return result, result.task_state("transform", "databricks_run_id.intent")
+
+
+_PATCH = AirflowApi.patch_task_entry
+
+
+def _write_intent(result, value: dict) -> None:
+    """The retry's write, through the REST API (the same row and the same upsert as the worker's)."""
+    with ops.connect() as api:
+        _PATCH(api, result.dag_id, result.run_id, "transform", -1, "databricks_run_id.intent", value)
+
+
+def test_a_new_generation_written_while_cancelling_is_never_overwritten(
+    airflow_sandbox, api_server, databricks, monkeypatch
+):
+    """A retry that writes its next generation's intent while the backend cancels the orphan: the intent is
+    read again right before the write, the cancellation is not recorded over it, and the command refuses."""
+    from airflow_resumable.ops import backends
+
+    result, intent = _orphan(airflow_sandbox, api_server, databricks, monkeypatch)
+    newer = _new_generation(result, intent)
+    cancel = backends.DatabricksBackend.cancel
+
+    def cancel_while_a_retry_moves_on(self, job):
+        cancel(self, job)
+        _write_intent(result, newer)
+
+    monkeypatch.setattr(backends.DatabricksBackend, "cancel", cancel_while_a_retry_moves_on)
+    code, text = _run(["orphans", "--dag", "nightly_spark", "--cancel", "--format", "json"])
+
+    assert code == 6  # refused, as the command's other refusals
+    (action,) = json.loads(text)
+    assert action["action"] == "refused"
+    assert "generation 1 -> 2" in action["detail"] and "nothing was written" in action["detail"]
+    assert result.task_state("transform", "databricks_run_id.intent") == newer  # the retry's, untouched
+
+
+def test_a_new_generation_written_right_after_the_cancellation_is_reported(
+    airflow_sandbox, api_server, databricks, monkeypatch
+):
+    """The intent is read once more after the write: a newer generation that replaced the mark at once is
+    reported (the cancelled job is not that generation's, so nothing is lost)."""
+    result, intent = _orphan(airflow_sandbox, api_server, databricks, monkeypatch)
+    newer = _new_generation(result, intent)
+    patch = AirflowApi.patch_task_entry
+
+    def patch_then_a_retry_moves_on(self, *args):
+        patch(self, *args)
+        _write_intent(result, newer)
+
+    monkeypatch.setattr(AirflowApi, "patch_task_entry", patch_then_a_retry_moves_on)
+    code, text = _run(["orphans", "--dag", "nightly_spark", "--cancel", "--format", "json"])
+
+    assert code == 0
+    (action,) = json.loads(text)
+    assert action["action"] == "cancelled" and "generation 1 -> 2" in action["detail"]
+    assert result.task_state("transform", "databricks_run_id.intent") == newer
