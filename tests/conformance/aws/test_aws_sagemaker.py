@@ -581,3 +581,17 @@ def test_what_moto_does_without_the_front(aws):
         client.describe_processing_job(ProcessingJobName=f"{name}-x")
     assert unknown.value.response["Error"]["Code"] == "ValidationException"
     assert unknown.value.response["Error"]["Message"].startswith("Could not find processing job")
+
+
+def test_without_the_provider_the_import_says_what_to_install():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['airflow.providers.amazon.aws.operators.sagemaker'] = None\n"
+        "import airflow_resumable.jobs.sagemaker"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert run.returncode != 0
+    assert "airflow_resumable.jobs.sagemaker needs the Amazon provider" in run.stderr
+    assert "pip install 'airflow-resumable[amazon]'" in run.stderr
