@@ -21,6 +21,11 @@ msgpack over its socket) and under ``dag.test()``, so any drift in Airflow shows
 
 Values are stored as JSON text, as in the metadata database, so a test cannot pass by keeping a live
 object that Airflow would have serialised.
+
+The first write in a process imports Airflow's task SDK for its comms models and encoder, which imports
+Airflow itself (configuration, settings): about 1.5 s with compiled bytecode, several seconds where Python
+may not write bytecode (``PYTHONDONTWRITEBYTECODE``) and compiles Airflow in every fresh process. Later
+writes take microseconds, and a process that already imported Airflow pays nothing.
 """
 
 from __future__ import annotations
