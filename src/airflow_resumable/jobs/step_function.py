@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from airflow.sdk.definitions.context import Context
     from pydantic import JsonValue
 
+    from airflow_resumable.jobs.base import ResumeDecision
+
 __all__ = ["EXECUTION_STATES", "StepFunctionStartExecutionOperator", "execution_arn"]
 
 # Step Functions ExecutionStatus (API reference, DescribeExecution.status).
@@ -90,6 +92,8 @@ class StepFunctionStartExecutionOperator(common.EmrDurable, _provider.StepFuncti
     """Execution names take at most 80 characters."""
     user_token_argument = "name"
 
+    _name_taken = False
+
     def execute(self, context: Context) -> str | None:
         """Durable start: decide, then return or wait on the execution found, or start it once by name."""
         if self.is_redrive_execution or not self.runs_durably(context):
@@ -126,11 +130,13 @@ class StepFunctionStartExecutionOperator(common.EmrDurable, _provider.StepFuncti
     def submit_job(self, context: Context) -> JsonValue:
         """``StartExecution`` through the provider's hook, named with the recorded name."""
         name = self.require_token()
+        self._name_taken = False
         try:
             arn = self.hook.start_execution(self.state_machine_arn, name, self.state_machine_input, False)
         except Exception as exc:
             if not any(_errors.error_code(e) == "ExecutionAlreadyExists" for e in _errors.causes(exc)):
                 raise
+            self._name_taken = True
             # This submission's name is taken: by this submission (a repeat after a crash, the execution
             # closed since) or, with your own name, an earlier one. Its status is checked next.
             arn = execution_arn(self.state_machine_arn, name)
@@ -162,6 +168,15 @@ class StepFunctionStartExecutionOperator(common.EmrDurable, _provider.StepFuncti
     def get_job_result(self, external_id: JsonValue, context: Context) -> Any:
         """The execution ARN, as the provider's operator returns it."""
         return str(external_id)
+
+    def _submission_may_exist(self, decision: ResumeDecision) -> bool:
+        """A repeated submission, or a name that was taken (``ExecutionAlreadyExists``: an earlier execution).
+
+        ``StartExecution`` that succeeds started this execution, or returned the *running* one with this name
+        and input; so an execution it returned that failed at once is this try's, returned as by the
+        provider (which does not wait), never started again.
+        """
+        return decision.repeats_submission or self._name_taken
 
     def find_submitted_job(
         self, token: str, context: Context, *, submitted_at: datetime | None = None

@@ -275,3 +275,19 @@ def test_a_stored_execution_that_is_gone_starts_the_next_generation(durable_make
     assert arn != first and re.search(r"-g2$", arn)
     assert [e.execution_arn for e in aws_servers.executions(machine)] == [arn]
     assert calls.names() == ["DescribeExecution", "StartExecution"]  # read once as gone, never retried
+
+
+def test_your_name_on_an_execution_that_fails_at_once_is_not_started_again(make, task_context, machine):
+    """A new execution started under your ``name`` that failed at once is this try's, not an earlier run's:
+    the ARN is returned as by the provider (which does not wait), and no second execution is started."""
+    name = f"nightly-{uuid.uuid4().hex[:8]}"
+    op = make(name=name)
+    op.hook.conn.meta.events.register(
+        "after-call.sfn.StartExecution",
+        lambda parsed, **_: aws_servers.set_execution_status(parsed["executionArn"], "FAILED"),
+    )
+
+    got = outcome(op.execute, task_context())
+
+    assert got[0] == "returned" and got[1].endswith(f":{name}")
+    assert [e.execution_arn for e in aws_servers.executions(machine)] == [got[1]]
