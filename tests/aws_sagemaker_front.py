@@ -81,6 +81,14 @@ def set_status(kind: str, arn_or_name: str, state: str, reason: str = "Algorithm
         _describes_left.pop((kind, _name(arn_or_name)), None)
 
 
+def keep_in_progress(kind: str, arn_or_name: str, describes: int) -> None:
+    """Make a job ``InProgress`` for its next ``describes`` describe calls, then ``Completed`` (under
+    :func:`sagemaker_like_aws`): a job that is still running when a retry looks, and ends while it waits."""
+    set_status(kind, arn_or_name, "InProgress")
+    with _lock:
+        _describes_left[(kind, _name(arn_or_name))] = describes
+
+
 def set_training_status(arn_or_name: str, state: str) -> None:
     set_status("Training", arn_or_name, state)
 

@@ -394,7 +394,9 @@ def durable(kind: Kind, data: str) -> Any:
 
 def _crash_after_create(op: Any, kind: Kind, state: str | None = None) -> None:
     def crash(parsed: dict[str, Any], **_: Any) -> None:
-        if state:
+        if state == "InProgress":  # still running when the retry looks (twice), ends while it waits
+            front.keep_in_progress(kind.name, parsed[f"{kind.name}JobArn"], 3)
+        elif state:
             front.set_status(kind.name, parsed[f"{kind.name}JobArn"], state)
         raise RuntimeError(f"worker lost after Create{kind.name}Job returned")
 
@@ -411,18 +413,24 @@ def test_a_crash_after_create_is_found_by_its_name(durable, task_context, sagema
 
     retry = durable()
     calls = _requests(retry)
-    if state == "InProgress":  # the job completes while the retry waits
-        retry.hook.conn.meta.events.register(
-            f"after-call.sagemaker.Describe{kind.name}Job",
-            lambda **_: front.set_status(kind.name, durable.prefix, "Completed"),
-        )
+    decisions: list[str] = []
+    decide = retry.decide
+
+    def noted(context: Any) -> Any:
+        decision = decide(context)
+        decisions.append(decision.action.name)
+        return decision
+
+    retry.decide = noted
     result = retry.execute(task_context(2))
 
     assert front.jobs(kind.name, durable.prefix) == [durable.prefix]
     assert sagemaker == [(kind.name, durable.prefix)]  # one create
     assert result[kind.name][kind.field] == durable.prefix
+    assert result[kind.name][f"{kind.name}JobStatus"] == "Completed"
     assert f"Create{kind.name}Job" not in calls.names()
     assert calls.names()[:2] == [f"Describe{kind.name}Job"] * 2  # found by its name, then its status
+    assert decisions == ["RECONNECT" if state == "InProgress" else "ALREADY_SUCCEEDED"]
 
 
 @pytest.mark.parametrize(
@@ -433,15 +441,10 @@ def test_a_retry_after_the_name_was_stored(durable, task_context, state, new):
     first = durable()
     _move_after_create(first, kind, state if state != "InProgress" else "Completed")
     outcome(first.execute, task_context(1))
-    if state == "InProgress":
-        front.set_status(kind.name, durable.prefix, "InProgress")
+    if state == "InProgress":  # running again when the retry looks; ends while the retry waits
+        front.keep_in_progress(kind.name, durable.prefix, 2)
 
     retry = durable()
-    if state == "InProgress":
-        retry.hook.conn.meta.events.register(
-            f"after-call.sagemaker.Describe{kind.name}Job",
-            lambda **_: front.set_status(kind.name, durable.prefix, "Completed"),
-        )
     result = retry.execute(task_context(2))
 
     names = front.jobs(kind.name, durable.prefix)
