@@ -73,6 +73,11 @@ def cases(kind: str) -> dict[str, Case]:
         ),
         "job_forgotten": Case(f"{lost}\nforget = True", 1, None, ["fresh", "fresh"]),  # + the forgotten one
         "key_renamed": Case(RENAMED.format(lost=lost), 1, None, ["fresh", "reconnect"]),
+        # your name renders differently on the retry: the recorded one is looked up, the provider's new one
+        # is created as well
+        "name_renders_anew": Case(
+            lost, 1, 2, ["fresh", "reconnect"], extra={"suffix": "-t{{ ti.try_number }}", "first": "-t1"}
+        ),
         "state_reset": Case(RESET.format(lost=lost), 2, None, ["fresh", "fresh"]),
         "deferred_after_submit": Case(lost, 1, 2, ["fresh", "reconnect"], kwargs=deferrable),
         "deferred_failed": Case(
@@ -116,7 +121,7 @@ def matrix(request: pytest.FixtureRequest, aws: str, _airflow_sandbox_session: A
                 continue
             task_id = f"{case}__{side}"
             prefixes[task_id] = f"{case.replace('_', '-')}-{side}-{uuid.uuid4().hex[:6]}"
-            config = f'aws.{kind.lower()}_config("{prefixes[task_id]}")'
+            config = f'aws.{kind.lower()}_config("{prefixes[task_id]}{crash.extra.get("suffix", "")}")'
             kwargs = f"config={config}, check_interval=0{extra}{crash.kwargs}"
             tasks[task_id] = ("Ours" if side == "ours" else "Theirs", crash.body, kwargs)
     source = dag_source(
@@ -174,7 +179,7 @@ def test_ours_crash_then_retry(matrix: Any, case: str) -> None:
     elif case == "state_reset":  # a new job: your name made unique, as the provider makes it
         assert re.fullmatch(rf"{run.prefix}-\d{{10}}", name)
     else:
-        assert name == run.prefix  # your name, created once
+        assert name == run.prefix + crash.extra.get("first", "")  # your name (as first rendered), once
     assert set(run.stored) == {key, f"{key}.intent"}  # a renamed key was moved, not copied
 
 
@@ -204,3 +209,4 @@ def test_side_by_side_figures(matrix: Any) -> None:
     assert rows["after_submit_completed"] == (1, 2)
     assert rows["while_waiting"] == (1, 2)
     assert rows["deferred_after_submit"] == (1, 2)
+    assert rows["name_renders_anew"] == (1, 2)
