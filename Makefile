@@ -9,7 +9,9 @@ EXTRAS := databricks,amazon,demo,test,dev,docs,deployment,ops
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e ".[$(EXTRAS)]"
+	# Bytecode up front: every Airflow process the tests start (deployment components, task runners, CLI)
+	# would otherwise recompile Airflow when PYTHONDONTWRITEBYTECODE is set (3.4 s -> 1.6 s per import).
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -c constraints.txt -e ".[$(EXTRAS)]"
 	touch $@
 
 install: $(BIN)/.installed
