@@ -128,3 +128,30 @@ def test_emr_links_are_unchanged() -> None:
     on_eks = _job("EmrContainerOperator", "emr_containers_job_run_id", "jr", virtual_cluster_id="vc")
     assert job_link(on_eks) == "https://console.aws.amazon.com/emr/home#/eks/clusters/vc/job-runs/jr"
     assert job_link(_job("EmrContainerOperator", "emr_containers_job_run_id", "jr")) is None
+
+
+def test_the_ui_json_carries_the_link_of_each_stored_intent() -> None:
+    """Decoded from the store entries the operators write (intent and id), as the UI's data layer does."""
+    from airflow_resumable.ui.data import _progress
+
+    def submitted(key: str, external_id: str) -> dict[str, Any]:
+        intent = {"generation": 1, "token": "t-g1", "submitted_at": "2026-01-01T00:00:00+00:00"}
+        return {
+            key: external_id,
+            f"{key}.intent": {**intent, "state": "submitted", "external_id": external_id},
+        }
+
+    entries = {**submitted("ecs_task_arn", ECS_ARN), **submitted("sagemaker_processing_job_name", "prep-g1")}
+    task = TaskRef("d", "r", "t", state="running", operator="SageMakerProcessingOperator")
+    jobs = _progress(task, entries, None, {"region_name": "eu-west-1", "aws_conn_id": "aws_prod"}).to_json()
+    links = {job["key"]: job["link"] for job in jobs["jobs"]}
+    assert links == {
+        "ecs_task_arn": "https://console.aws.amazon.com/ecs/v2/clusters/etl-cluster/tasks/"
+        "0123456789abcdef0123456789abcdef/configuration?region=eu-west-1",
+        "sagemaker_processing_job_name": "https://console.aws.amazon.com/sagemaker/home?region=eu-west-1"
+        "#/processing-jobs/prep-g1",
+    }
+    submitting = {"generation": 2, "token": "t-g2", "submitted_at": "2026-01-01T00:00:00+00:00"}
+    entries = {"batch_job_id": "old", "batch_job_id.intent": {**submitting, "state": "submitting"}}
+    (job,) = _progress(task, entries, None, {}).to_json()["jobs"]
+    assert job["link"] is None  # a submission not confirmed yet: the stored id is an older generation's
