@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from orphaned_job_dag import orphaned_job_dag
+
 if TYPE_CHECKING:
     from airflow_resumable.testing import AirflowDeployment
 
@@ -41,48 +43,7 @@ export()
 '''
 
 JOB_DAG_ID = "dash_warehouse_load"
-JOB = f'''
-from airflow.sdk import BaseOperator, dag
-
-from airflow_resumable.jobs.base import DurableJobMixin
-
-
-class WorkerLost(Exception):
-    """The worker went away while the warehouse job goes on."""
-
-
-class WarehouseLoad(DurableJobMixin, BaseOperator):
-    """A load job on a warehouse that runs on without its task instance."""
-
-    def execute(self, context):
-        return self.execute_resumable(context)
-
-    def submit_job(self, context):
-        return "load-" + self.submission_token[:8]
-
-    def get_job_status(self, external_id, context):
-        return "RUNNING"
-
-    def is_job_active(self, status):
-        return status == "RUNNING"
-
-    def is_job_succeeded(self, status):
-        return status == "DONE"
-
-    def poll_until_complete(self, external_id, context):
-        raise WorkerLost(f"lost the worker while {{external_id}} was running")
-
-    def get_job_result(self, external_id, context):
-        return external_id
-
-
-@dag(dag_id="{JOB_DAG_ID}", schedule=None, default_args={{"retries": 0}})
-def warehouse():
-    WarehouseLoad(task_id="load")
-
-
-warehouse()
-'''
+JOB = orphaned_job_dag(JOB_DAG_ID)
 
 
 def _card(browser: Browser, timeout: float = 60) -> tuple[str, str]:

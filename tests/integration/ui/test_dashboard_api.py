@@ -6,48 +6,11 @@ from __future__ import annotations
 
 import pytest
 
+from orphaned_job_dag import orphaned_job_dag
+
 pytestmark = pytest.mark.airflow
 
-JOB = '''
-from airflow.sdk import BaseOperator, dag
-
-from airflow_resumable.jobs.base import DurableJobMixin
-
-
-class WorkerLost(Exception):
-    """The worker went away while the warehouse job goes on."""
-
-
-class WarehouseLoad(DurableJobMixin, BaseOperator):
-    def execute(self, context):
-        return self.execute_resumable(context)
-
-    def submit_job(self, context):
-        return "load-" + self.submission_token[:8]
-
-    def get_job_status(self, external_id, context):
-        return "RUNNING"
-
-    def is_job_active(self, status):
-        return status == "RUNNING"
-
-    def is_job_succeeded(self, status):
-        return status == "DONE"
-
-    def poll_until_complete(self, external_id, context):
-        raise WorkerLost(f"lost the worker while {external_id} was running")
-
-    def get_job_result(self, external_id, context):
-        return external_id
-
-
-@dag(schedule=None, default_args={"retries": 0})
-def dash_warehouse():
-    WarehouseLoad(task_id="load")
-
-
-dash_warehouse()
-'''
+JOB = orphaned_job_dag("dash_warehouse")
 
 
 def test_counts_are_the_overview_pages_and_follow_an_orphaned_job(airflow_sandbox, login):
