@@ -6,8 +6,10 @@ fields, which hold ``databricks_conn_id`` and the like: never a secret), and tal
 provider's own hook, so the connection is resolved exactly as on a worker (``AIRFLOW_CONN_*`` variables, a
 secrets backend, or the metadata DB where this process can reach it).
 
-Databricks, EMR on EKS and EMR Serverless are built in. Register another with
-[`register()`][airflow_resumable.ops.backends.register].
+Databricks, EMR on EKS and EMR Serverless are built in here; the AWS drop-ins' jobs (EMR clusters and steps,
+SageMaker, AWS Batch, ECS, Athena, Step Functions) in
+[`airflow_resumable.ops.backends_aws`][airflow_resumable.ops.backends_aws], registered below. Register
+another with [`register()`][airflow_resumable.ops.backends.register].
 """
 
 from __future__ import annotations
@@ -44,8 +46,9 @@ class JobBackend(Protocol):
         """The backend's status text for the job and whether it is still active (not terminal)."""
         ...
 
-    def cancel(self, job: JobRecord) -> None:
-        """Ask the backend to stop the job (a no-op for a job that already ended)."""
+    def cancel(self, job: JobRecord) -> str | None:
+        """Ask the backend to stop the job: ``None`` once asked; or, when nothing was sent because the job
+        already ended (or is being stopped), a sentence saying so."""
         ...
 
 
@@ -145,6 +148,12 @@ class EmrServerlessBackend:
 _BACKENDS: list[JobBackend] = [DatabricksBackend(), EmrContainersBackend(), EmrServerlessBackend()]
 
 
+def _register_aws() -> None:
+    from airflow_resumable.ops.backends_aws import backends  # no provider import: the hooks load on use
+
+    _BACKENDS.extend(backends())
+
+
 def register(backend: JobBackend) -> None:
     """Add a backend (consulted before the built-in ones)."""
     _BACKENDS.insert(0, backend)
@@ -153,3 +162,6 @@ def register(backend: JobBackend) -> None:
 def backend_for(job: JobRecord) -> JobBackend | None:
     """The backend that owns ``job``, or ``None``."""
     return next((b for b in _BACKENDS if b.handles(job)), None)
+
+
+_register_aws()

@@ -271,9 +271,10 @@ class CancelRecord:
 
     job: JobRecord
     action: str
-    """``cancelled``, ``already cancelled`` (recorded before: nothing sent), ``skipped`` (the task's job
-    changed since it was listed), ``refused`` (cancelled, but the intent changed meanwhile: not recorded),
-    or ``failed``."""
+    """``cancelled``, ``already cancelled`` (recorded before: nothing sent), ``already ended`` (the backend
+    found it ended or being stopped: nothing sent, nothing recorded), ``skipped`` (the task's job changed
+    since it was listed), ``refused`` (cancelled, but the intent changed meanwhile: not recorded), or
+    ``failed``."""
     detail: str = ""
 
     def to_json(self) -> dict[str, Any]:

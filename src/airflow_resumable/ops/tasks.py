@@ -177,9 +177,11 @@ def _cancel(api: AirflowApi, job: JobRecord, reason: str) -> CancelRecord:
         listed = dataclasses.replace(job, recorded_state="cancelled", cancelled=current.cancelled)
         return CancelRecord(listed, "already cancelled", f"recorded by {who}; nothing sent")
     try:
-        backend.cancel(job)
+        unsent = backend.cancel(job)
     except Exception as exc:
         return CancelRecord(job, "failed", _describe(exc))
+    if unsent:  # it ended (or is being stopped) since it was listed: nothing cancelled, nothing to record
+        return CancelRecord(job, "already ended", unsent)
     intent_key = job.key + INTENT_SUFFIX
     intent = entries.get(intent_key)
     if not isinstance(intent, dict):
