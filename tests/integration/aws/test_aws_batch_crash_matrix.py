@@ -10,11 +10,11 @@ are counted too (the figures of the docs page, docs/jobs-aws.md).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
+import aws_dags
 import pytest
-from aws_dags import Case, dag_source, decisions, return_values, task_outputs
+from aws_dags import Case, Matrix, key_renamed
 
 import aws_batch_servers as batch
 
@@ -76,17 +76,7 @@ CASES: dict[str, Case] = {
         ["fresh", "fresh"],
     ),
     "key_renamed": Case(
-        """
-        crash_on = "after-call.batch.DescribeJobs"
-        crash_nth = 2
-        previous_external_id_keys = ("batch_job_v1",)
-
-        def execute(self, context, *args, **kwargs):
-            if first_try():  # the version deployed before the rename
-                self.external_id_key = "batch_job_v1"
-                self.previous_external_id_keys = ()
-            return super().execute(context, *args, **kwargs)
-        """,
+        key_renamed("batch_job_v1", 'crash_on = "after-call.batch.DescribeJobs"\ncrash_nth = 2'),
         1,
         None,
         ["fresh", "already_succeeded"],
@@ -116,97 +106,58 @@ BatchClientHook.DEFAULT_DELAY_MIN = BatchClientHook.DEFAULT_DELAY_MAX = 0  # no 
 """
 
 
-@dataclass
-class Side:
-    """What one case did on one side (``ours`` or ``theirs``)."""
-
-    states: list[str | None]
-    output: str
-    stored: dict[str, Any]
-    result: Any
-    jobs: list[str]
-
-
 def _kwargs(name: str, extra: str) -> str:
     return f"job_name={name!r}, job_queue={batch.QUEUE!r}, job_definition={batch.JOB_DEFINITION!r}{extra}"
 
 
 @pytest.fixture(scope="module")
-def matrix(aws: str, _airflow_sandbox_session: Any) -> dict[tuple[str, str], Side]:
+def matrix(aws: str, _airflow_sandbox_session: Any) -> Matrix:
     """Run every case on both sides in one DAG; return what each (case, side) did."""
     batch.batch_queue()
     tag = uuid.uuid4().hex[:8]
     names, tasks = {}, {}
-    for case, crash in CASES.items():
-        for side in ("ours", "theirs"):
-            if side == "theirs" and crash.theirs is None:
-                continue
-            task_id = f"{case}__{side}"
-            names[task_id] = f"matrix-{tag}-{task_id}"
-            base = "Ours" if side == "ours" else "Theirs"
-            tasks[task_id] = (base, crash.body, _kwargs(names[task_id], crash.kwargs))
-    source = dag_source(
+    for task in aws_dags.matrix_tasks(CASES):
+        names[task.task_id] = f"matrix-{tag}-{task.task_id}"
+        tasks[task.task_id] = task.dag_entry(_kwargs(names[task.task_id], task.crash.kwargs))
+    source = aws_dags.dag_source(
+        tasks,
         operator="BatchOperator",
         ours_module="airflow_resumable.jobs.batch",
         theirs_module="airflow.providers.amazon.aws.operators.batch",
         forget="forget_job",
         job_id="self.job_id",
         move="set_job_state",
-        tasks=tasks,
         dag_id="batch_matrix",
     )
     assert "import aws_servers as aws\n" in source
     source = source.replace("import aws_servers as aws\n", _PREAMBLE)
-    sandbox = _airflow_sandbox_session
-    sandbox.fresh("batch-matrix")
-    result = sandbox.run_dag(source)
-    outputs = task_outputs(result.output)
-    returned = return_values(result.dag_id, result.run_id)
-    return {
-        tuple(task_id.split("__")): Side(  # type: ignore[misc]
-            states=result.states(task_id),
-            output=outputs.get(task_id, ""),
-            stored=result.task_state_keys(task_id),
-            result=returned.get(task_id),
-            jobs=[job.job_id for job in batch.jobs_named(name)],
-        )
-        for task_id, name in names.items()
-    }
+    return aws_dags.run_matrix(
+        _airflow_sandbox_session,
+        source,
+        sandbox_name="batch-matrix",
+        names=names,
+        jobs_named=lambda name: [job.job_id for job in batch.jobs_named(name)],
+    )
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_ours_crash_then_retry(matrix: dict[tuple[str, str], Side], case: str) -> None:
+def test_ours_crash_then_retry(matrix: Matrix, case: str) -> None:
     crash, run = CASES[case], matrix[(case, "ours")]
 
-    assert run.states == list(crash.states), run.output[-4000:]
-    assert decisions(run.output) == crash.decisions
-    assert len(run.jobs) == crash.ours, run.jobs
-    intent = run.stored[f"{KEY}.intent"]
-    assert intent["generation"] == crash.generation
-    assert intent["state"] == "submitted"
-    assert run.stored[KEY] == intent["external_id"] == run.result == run.jobs[-1]
-    assert set(run.stored) == {KEY, f"{KEY}.intent"}  # a renamed key was moved, not copied
+    intent = aws_dags.assert_ours_recovered(run, crash, KEY, run.result)
     assert batch.job_tags(run.result)["airflow-resumable-token"] == intent["token"]
 
 
-@pytest.mark.parametrize("case", [case for case, crash in CASES.items() if crash.theirs is not None])
-def test_theirs_crash_then_retry(matrix: dict[tuple[str, str], Side], case: str) -> None:
+@pytest.mark.parametrize("case", aws_dags.provider_cases(CASES))
+def test_theirs_crash_then_retry(matrix: Matrix, case: str) -> None:
     crash, run = CASES[case], matrix[(case, "theirs")]
 
-    assert run.states == list(crash.states), run.output[-4000:]
-    assert len(run.jobs) == crash.theirs, run.jobs
-    assert run.result == run.jobs[-1]
-    assert run.stored == {}
+    aws_dags.assert_theirs_outcome(run, crash, run.result)
 
 
-def test_side_by_side_figures(matrix: dict[tuple[str, str], Side]) -> None:
+def test_side_by_side_figures(matrix: Matrix) -> None:
     """The figures of docs/jobs-aws.md: jobs left behind by a crash, ours vs the provider's."""
-    rows = {
-        case: (len(matrix[(case, "ours")].jobs), len(matrix[(case, "theirs")].jobs))
-        for case, crash in CASES.items()
-        if crash.theirs is not None
-    }
-    print("jobs (ours, provider's):", rows)
+    rows = aws_dags.side_by_side_figures(matrix, CASES, "jobs (ours, provider's)")
     assert rows["after_submit"] == (1, 2)
     assert rows["after_submit_running"] == (1, 2)
     assert rows["while_waiting"] == (1, 2)

@@ -7,14 +7,13 @@ the tasks each side started are counted per task definition.
 
 from __future__ import annotations
 
-import textwrap
 import uuid
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import aws_dags
 import ecs_local
 import pytest
-from aws_dags import Case, decisions, return_values, task_outputs
+from aws_dags import Case, Matrix, key_renamed
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -82,9 +81,9 @@ matrix()
 """
 
 CASES: dict[str, Case] = {
-    "no_crash": Case("", 1, 1, ["fresh"], states=("success",), extra={"reattach": 1}),
+    "no_crash": Case("", 1, 1, ["fresh"], states=("success",), extra={"theirs_reattach": 1}),
     "before_submit": Case(
-        'crash_on = "before-call.ecs.RunTask"', 1, 1, ["fresh", "fresh"], extra={"reattach": 1}
+        'crash_on = "before-call.ecs.RunTask"', 1, 1, ["fresh", "fresh"], extra={"theirs_reattach": 1}
     ),
     # the retry sends the recorded clientToken again: ECS hands back the task it started
     "after_submit": Case(
@@ -92,27 +91,32 @@ CASES: dict[str, Case] = {
         1,
         2,
         ["fresh", "fresh"],
-        extra={"reattach": 1},
+        extra={"theirs_reattach": 1},
     ),
     "after_submit_task_finished": Case(
-        f"{LOST}\nscript = ['STOPPED:0']", 1, 2, ["fresh", "fresh"], extra={"reattach": 2}
+        f"{LOST}\nscript = ['STOPPED:0']", 1, 2, ["fresh", "fresh"], extra={"theirs_reattach": 2}
     ),
     "while_running": Case(
         f"{POLL_LOST}\nscript = ['RUNNING', 'RUNNING', 'RUNNING', 'STOPPED:0']",
         1,
         2,
         ["fresh", "reconnect"],
-        extra={"reattach": 1},
+        extra={"theirs_reattach": 1},
     ),
     "finished_while_down": Case(
         f"{POLL_LOST}\nscript = ['RUNNING', 'STOPPED:0']",
         1,
         2,
         ["fresh", "already_succeeded"],
-        extra={"reattach": 2},
+        extra={"theirs_reattach": 2},
     ),
     "task_failed": Case(
-        "script = ['RUNNING', 'STOPPED:1']", 2, 2, ["fresh", "resubmit"], generation=2, extra={"reattach": 2}
+        "script = ['RUNNING', 'STOPPED:1']",
+        2,
+        2,
+        ["fresh", "resubmit"],
+        generation=2,
+        extra={"theirs_reattach": 2},
     ),
     "task_forgotten": Case(
         f"{POLL_LOST}\nforget = True\nscript = ['RUNNING', 'RUNNING']",
@@ -135,17 +139,7 @@ CASES: dict[str, Case] = {
     ),
     "state_reset": Case(f"{LOST}\nreset_state = True", 2, None, ["fresh", "fresh"]),
     "key_renamed": Case(
-        f"""
-        {POLL_LOST}
-        script = ['RUNNING', 'RUNNING', 'STOPPED:0']
-        previous_external_id_keys = ("ecs_task_v1",)
-
-        def execute(self, context, *args, **kwargs):
-            if first_try():  # the version deployed before the rename
-                self.external_id_key = "ecs_task_v1"
-                self.previous_external_id_keys = ()
-            return super().execute(context, *args, **kwargs)
-        """,
+        key_renamed("ecs_task_v1", f"{POLL_LOST}\nscript = ['RUNNING', 'RUNNING', 'STOPPED:0']"),
         1,
         None,
         ["fresh", "reconnect"],
@@ -159,130 +153,65 @@ CASES: dict[str, Case] = {
         2,
         ["fresh", "fresh"],
         kwargs=", deferrable=True",
-        extra={"reattach": 1},
+        extra={"theirs_reattach": 1},
     ),
 }
 SIDES = ("ours", "theirs", "theirs_reattach")
-
-
-@dataclass
-class Side:
-    states: list[str | None]
-    output: str
-    stored: dict[str, Any]
-    result: Any
-    tasks: list[str]
-    xcom_arn: Any
-
-
-def _expected(crash: Case, side: str) -> int | None:
-    return {"ours": crash.ours, "theirs": crash.theirs, "theirs_reattach": crash.extra.get("reattach")}[side]
-
-
-def _dag_source(tasks: dict[str, tuple[str, str, str]]) -> str:
-    classes, calls = [], []
-    for number, (task_id, (base, body, kwargs)) in enumerate(tasks.items()):
-        body = textwrap.indent(textwrap.dedent(body).strip() or "pass", "    ")
-        classes.append(f"class Op{number}(Crash, {base}):\n{body}\n")
-        calls.append(f'    Op{number}(task_id="{task_id}", {kwargs})')
-    return TEMPLATE.format(classes="\n\n".join(classes), tasks="\n".join(calls))
-
-
-def _xcoms(dag_id: str, run_id: str, key: str) -> dict[str, Any]:
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        rows = session.query(XComModel).filter(
-            XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key == key
-        )
-        return {row.task_id: XComModel.deserialize_value(row) for row in rows}
+"""The provider's operator runs each case without and with ``reattach=True`` (figure: ``extra``)."""
 
 
 @pytest.fixture(scope="module")
-def matrix(_airflow_sandbox_session: Any) -> Iterator[dict[tuple[str, str], Side]]:
+def matrix(_airflow_sandbox_session: Any) -> Iterator[Matrix]:
     """Run every case on every side in one DAG; give what each (case, side) did."""
     ecs = ecs_local.start()
     tag = uuid.uuid4().hex[:8]
     families, tasks = {}, {}
-    for case, crash in CASES.items():
-        for side in SIDES:
-            if _expected(crash, side) is None:
-                continue
-            task_id = f"{case}__{side}"
-            families[task_id] = ecs.add_task_definition(f"{task_id}-{tag}", ["app"]).split(":")[0]
-            kwargs = f'aws_conn_id="{ecs_local.CONN}", cluster="{ecs_local.CLUSTER}", '
-            kwargs += f'task_definition="{families[task_id]}", overrides={{}}, waiter_delay=0, '
-            kwargs += "waiter_max_attempts=20" + crash.kwargs
-            kwargs += ", reattach=True" if side == "theirs_reattach" else ""
-            tasks[task_id] = ("Ours" if side == "ours" else "Theirs", crash.body, kwargs)
-    sandbox = _airflow_sandbox_session
-    sandbox.fresh("ecs-matrix")
-    result = sandbox.run_dag(_dag_source(tasks))
-    outputs = task_outputs(result.output)
-    returned = return_values(result.dag_id, result.run_id)
-    arns = _xcoms(result.dag_id, result.run_id, "ecs_task_arn")
-    sides = {}
-    for task_id, family in families.items():
-        case, side = task_id.split("__")
-        sides[(case, side)] = Side(
-            states=result.states(task_id),
-            output=outputs.get(task_id, ""),
-            stored=result.task_state_keys(task_id),
-            result=returned.get(task_id),
-            tasks=[t.arn for t in ecs.tasks_of(family=family)],
-            xcom_arn=arns.get(task_id),
-        )
-    yield sides
+    for task in aws_dags.matrix_tasks(CASES, SIDES):
+        task_id = task.task_id
+        families[task_id] = ecs.add_task_definition(f"{task_id}-{tag}", ["app"]).split(":")[0]
+        kwargs = f'aws_conn_id="{ecs_local.CONN}", cluster="{ecs_local.CLUSTER}", '
+        kwargs += f'task_definition="{families[task_id]}", overrides={{}}, waiter_delay=0, '
+        kwargs += "waiter_max_attempts=20" + task.crash.kwargs
+        kwargs += ", reattach=True" if task.side == "theirs_reattach" else ""
+        tasks[task_id] = task.dag_entry(kwargs)
+    yield aws_dags.run_matrix(
+        _airflow_sandbox_session,
+        aws_dags.dag_source(tasks, template=TEMPLATE),
+        sandbox_name="ecs-matrix",
+        names=families,
+        jobs_named=lambda family: [t.arn for t in ecs.tasks_of(family=family)],
+        xcom_key="ecs_task_arn",
+    )
     ecs_local.stop()
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_ours_crash_then_retry(matrix: dict[tuple[str, str], Side], case: str) -> None:
+def test_ours_crash_then_retry(matrix: Matrix, case: str) -> None:
     crash, run = CASES[case], matrix[(case, "ours")]
 
-    assert run.states == list(crash.states), run.output[-4000:]
-    assert decisions(run.output) == crash.decisions
-    assert len(run.tasks) == crash.ours, run.tasks
-    intent = run.stored[f"{KEY}.intent"]
-    assert intent["generation"] == (1 if case == "state_reset" else crash.generation)
-    assert intent["state"] == "submitted"
-    assert run.stored[KEY] == intent["external_id"] == run.xcom_arn == run.tasks[-1]
+    intent = aws_dags.assert_ours_recovered(run, crash, KEY, run.xcom)
     assert intent["outcome"] == {
         **intent["outcome"],
-        "external_id": run.tasks[-1],
+        "external_id": run.jobs[-1],
         "status": "STOPPED:SUCCEEDED",
     }
     assert run.result is None
-    assert set(run.stored) == {KEY, f"{KEY}.intent"}  # a renamed key was moved, not copied
 
 
 @pytest.mark.parametrize(
-    ("case", "side"),
-    [
-        (case, side)
-        for case, crash in CASES.items()
-        for side in SIDES[1:]
-        if _expected(crash, side) is not None
-    ],
+    ("case", "side"), [(task.case, task.side) for task in aws_dags.matrix_tasks(CASES, SIDES[1:])]
 )
-def test_theirs_crash_then_retry(matrix: dict[tuple[str, str], Side], case: str, side: str) -> None:
+def test_theirs_crash_then_retry(matrix: Matrix, case: str, side: str) -> None:
     crash, run = CASES[case], matrix[(case, side)]
 
-    assert run.states == list(crash.states), run.output[-4000:]
-    assert len(run.tasks) == _expected(crash, side), run.tasks
-    assert run.xcom_arn == run.tasks[-1]
-    assert run.stored == {}
+    aws_dags.assert_theirs_outcome(run, crash, run.xcom, side)
 
 
-def test_side_by_side_figures(matrix: dict[tuple[str, str], Side]) -> None:
+def test_side_by_side_figures(matrix: Matrix) -> None:
     """The figures of docs/jobs-aws.md: ECS tasks run after a crash, ours vs the provider's (both ways)."""
-    rows = {
-        case: tuple(len(matrix[(case, side)].tasks) for side in SIDES)
-        for case, crash in CASES.items()
-        if crash.theirs is not None
-    }
-    print("ECS tasks (ours, provider's, provider's with reattach=True):", rows)
+    rows = aws_dags.side_by_side_figures(
+        matrix, CASES, "ECS tasks (ours, provider's, provider's with reattach=True)", SIDES
+    )
     assert rows["after_submit"] == (1, 2, 1)
     assert rows["after_submit_task_finished"] == (1, 2, 2)
     assert rows["finished_while_down"] == (1, 2, 2)

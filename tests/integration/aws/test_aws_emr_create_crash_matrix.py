@@ -10,14 +10,13 @@ clusters it leaves behind are counted too (the figures of the docs page, docs/jo
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
+import aws_dags
 import pytest
-from aws_dags import Case, dag_source, decisions, return_values, task_outputs
+from aws_dags import Case, Matrix, key_renamed
 
 import aws_servers
-import moto_server
 
 pytestmark = pytest.mark.airflow
 
@@ -53,17 +52,7 @@ CASES: dict[str, Case] = {
         generation=2,
     ),
     "key_renamed": Case(
-        """
-        crash_on = "after-call.emr.DescribeCluster"
-        crash_nth = 2
-        previous_external_id_keys = ("emr_cluster_v1",)
-
-        def execute(self, context, *args, **kwargs):
-            if first_try():  # the version deployed before the rename
-                self.external_id_key = "emr_cluster_v1"
-                self.previous_external_id_keys = ()
-            return super().execute(context, *args, **kwargs)
-        """,
+        key_renamed("emr_cluster_v1", 'crash_on = "after-call.emr.DescribeCluster"\ncrash_nth = 2'),
         1,
         None,
         ["fresh", "already_succeeded"],
@@ -87,19 +76,6 @@ CASES: dict[str, Case] = {
 }
 
 
-@dataclass
-class Side:
-    """What one case did on one side (``ours`` or ``theirs``)."""
-
-    states: list[str | None]
-    output: str
-    stored: dict[str, Any]
-    result: Any
-    clusters: list[str]
-    trigger_polls: int
-    """DescribeCluster calls the provider's trigger (aiobotocore) made to moto about the last cluster."""
-
-
 def _kwargs(name: str, extra: str) -> str:
     overrides = aws_servers.cluster_job_flow_overrides(name)
     attempts = "" if "waiter_max_attempts" in extra else ", waiter_max_attempts=5"
@@ -110,87 +86,54 @@ def _kwargs(name: str, extra: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def matrix(aws: str, _airflow_sandbox_session: Any) -> dict[tuple[str, str], Side]:
+def matrix(aws: str, _airflow_sandbox_session: Any) -> Matrix:
     """Run every case on both sides in one DAG; return what each (case, side) did."""
     tag = uuid.uuid4().hex[:8]
     names, tasks = {}, {}
-    for case, crash in CASES.items():
-        for side in ("ours", "theirs"):
-            if side == "theirs" and crash.theirs is None:
-                continue
-            task_id = f"{case}__{side}"
-            names[task_id] = f"matrix-{tag}-{task_id}"
-            base = "Ours" if side == "ours" else "Theirs"
-            tasks[task_id] = (base, crash.body, _kwargs(names[task_id], crash.kwargs))
-    source = dag_source(
+    for task in aws_dags.matrix_tasks(CASES):
+        names[task.task_id] = f"matrix-{tag}-{task.task_id}"
+        tasks[task.task_id] = task.dag_entry(_kwargs(names[task.task_id], task.crash.kwargs))
+    source = aws_dags.dag_source(
+        tasks,
         operator="EmrCreateJobFlowOperator",
         ours_module="airflow_resumable.jobs.emr",
         theirs_module="airflow.providers.amazon.aws.operators.emr",
         forget="forget_cluster",
         job_id="self._job_flow_id",
         move="set_cluster_state",
-        tasks=tasks,
         dag_id="emr_create_matrix",
     )
-    sandbox = _airflow_sandbox_session
-    sandbox.fresh("emr-create-matrix")
-    with aws_servers.emr_terminations_like_aws():
-        result = sandbox.run_dag(source)
-    outputs = task_outputs(result.output)
-    returned = return_values(result.dag_id, result.run_id)
-    return {
-        tuple(task_id.split("__")): Side(  # type: ignore[misc]
-            states=result.states(task_id),
-            output=outputs.get(task_id, ""),
-            stored=result.task_state_keys(task_id),
-            result=returned.get(task_id),
-            clusters=[c.id for c in aws_servers.clusters_named(name)],
-            trigger_polls=_trigger_polls(name),
-        )
-        for task_id, name in names.items()
-    }
-
-
-def _trigger_polls(name: str) -> int:
-    clusters = aws_servers.clusters_named(name)
-    return len(moto_server.async_requests(clusters[-1].id)) if clusters else 0
+    return aws_dags.run_matrix(
+        _airflow_sandbox_session,
+        source,
+        sandbox_name="emr-create-matrix",
+        names=names,
+        jobs_named=lambda name: [c.id for c in aws_servers.clusters_named(name)],
+        during=aws_servers.emr_terminations_like_aws(),
+        trigger_polls=True,  # DescribeCluster calls of the provider's trigger about the last cluster
+    )
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_ours_crash_then_retry(matrix: dict[tuple[str, str], Side], case: str) -> None:
+def test_ours_crash_then_retry(matrix: Matrix, case: str) -> None:
     crash, run = CASES[case], matrix[(case, "ours")]
 
-    assert run.states == list(crash.states), run.output[-4000:]
-    assert decisions(run.output) == crash.decisions
-    assert len(run.clusters) == crash.ours, run.clusters
-    intent = run.stored[f"{KEY}.intent"]
-    assert intent["generation"] == crash.generation
-    assert intent["state"] == "submitted"
-    assert run.stored[KEY] == intent["external_id"] == run.result == run.clusters[-1]
-    assert set(run.stored) == {KEY, f"{KEY}.intent"}  # a renamed key was moved, not copied
+    intent = aws_dags.assert_ours_recovered(run, crash, KEY, run.result)
     assert aws_servers.cluster_tags(run.result)["airflow-resumable-token"] == intent["token"]
     if case == "deferred_after_submit":  # the provider's trigger saw the cluster starting, then waiting
         assert run.trigger_polls == 2, run.output[-4000:]
 
 
-@pytest.mark.parametrize("case", [case for case, crash in CASES.items() if crash.theirs is not None])
-def test_theirs_crash_then_retry(matrix: dict[tuple[str, str], Side], case: str) -> None:
+@pytest.mark.parametrize("case", aws_dags.provider_cases(CASES))
+def test_theirs_crash_then_retry(matrix: Matrix, case: str) -> None:
     crash, run = CASES[case], matrix[(case, "theirs")]
 
-    assert run.states == list(crash.states), run.output[-4000:]
-    assert len(run.clusters) == crash.theirs, run.clusters
-    assert run.result == run.clusters[-1]
-    assert run.stored == {}
+    aws_dags.assert_theirs_outcome(run, crash, run.result)
 
 
-def test_side_by_side_figures(matrix: dict[tuple[str, str], Side]) -> None:
+def test_side_by_side_figures(matrix: Matrix) -> None:
     """The figures of docs/jobs-aws.md: clusters left behind by a crash, ours vs the provider's."""
-    rows = {
-        case: (len(matrix[(case, "ours")].clusters), len(matrix[(case, "theirs")].clusters))
-        for case, crash in CASES.items()
-        if crash.theirs is not None
-    }
-    print("clusters (ours, provider's):", rows)
+    rows = aws_dags.side_by_side_figures(matrix, CASES, "clusters (ours, provider's)")
     assert rows["after_submit"] == (1, 2)
     assert rows["while_waiting"] == (1, 2)
     assert rows["deferred_after_submit"] == (1, 2)

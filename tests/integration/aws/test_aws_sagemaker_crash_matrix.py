@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
-from typing import Any
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
+import aws_dags
 import pytest
-from aws_dags import Case, dag_source, decisions, return_values, task_outputs
+from aws_dags import Case, key_renamed
 
 import aws_sagemaker_front as front
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 pytestmark = pytest.mark.airflow
 
@@ -27,16 +31,6 @@ def defer(self, *, trigger, **kwargs):
     if first_try():  # the trigger sees the job in progress first, then {state}
         moto_server.after_async_poll(aws.set_status, "{kind}", trigger.job_name, "{state}")
     super().defer(trigger=trigger, **kwargs)
-"""
-RENAMED = """
-{lost}
-previous_external_id_keys = ("sagemaker_job_v1",)
-
-def execute(self, context, *args, **kwargs):
-    if first_try():  # the version deployed before the rename
-        self.external_id_key = "sagemaker_job_v1"
-        self.previous_external_id_keys = ()
-    return super().execute(context, *args, **kwargs)
 """
 RESET = """
 {lost}
@@ -72,7 +66,7 @@ def cases(kind: str) -> dict[str, Case]:
             f"{lost}\n{MOVE.format(kind=kind, state='Stopped')}", 2, 2, ["fresh", "resubmit"], generation=2
         ),
         "job_forgotten": Case(f"{lost}\nforget = True", 1, None, ["fresh", "fresh"]),  # + the forgotten one
-        "key_renamed": Case(RENAMED.format(lost=lost), 1, None, ["fresh", "reconnect"]),
+        "key_renamed": Case(key_renamed("sagemaker_job_v1", lost), 1, None, ["fresh", "reconnect"]),
         # your name renders differently on the retry: the recorded one is looked up, the provider's new one
         # is created as well
         "name_renders_anew": Case(
@@ -99,14 +93,11 @@ KINDS = {
 job's status at most every 30 seconds."""
 
 
-@dataclass
-class Side:
-    states: list[str | None]
-    output: str
-    stored: dict[str, Any]
-    result: Any
-    jobs: list[str]
-    prefix: str
+@contextmanager
+def _sagemaker_with_input_data() -> Iterator[None]:
+    with front.sagemaker_like_aws(in_progress_for=3):
+        front.input_data()
+        yield
 
 
 @pytest.fixture(scope="module", params=list(KINDS))
@@ -115,43 +106,28 @@ def matrix(request: pytest.FixtureRequest, aws: str, _airflow_sandbox_session: A
     kind = str(request.param)
     operator, _, extra = KINDS[kind]
     prefixes, tasks = {}, {}
-    for case, crash in cases(kind).items():
-        for side in ("ours", "theirs"):
-            if side == "theirs" and crash.theirs is None:
-                continue
-            task_id = f"{case}__{side}"
-            prefixes[task_id] = f"{case.replace('_', '-')}-{side}-{uuid.uuid4().hex[:6]}"
-            config = f'aws.{kind.lower()}_config("{prefixes[task_id]}{crash.extra.get("suffix", "")}")'
-            kwargs = f"config={config}, check_interval=0{extra}{crash.kwargs}"
-            tasks[task_id] = ("Ours" if side == "ours" else "Theirs", crash.body, kwargs)
-    source = dag_source(
+    for task in aws_dags.matrix_tasks(cases(kind)):
+        prefixes[task.task_id] = f"{task.case.replace('_', '-')}-{task.side}-{uuid.uuid4().hex[:6]}"
+        config = f'aws.{kind.lower()}_config("{prefixes[task.task_id]}{task.crash.extra.get("suffix", "")}")'
+        tasks[task.task_id] = task.dag_entry(f"config={config}, check_interval=0{extra}{task.crash.kwargs}")
+    source = aws_dags.dag_source(
+        tasks,
         operator=operator,
         ours_module="airflow_resumable.jobs.sagemaker",
         theirs_module="airflow.providers.amazon.aws.operators.sagemaker",
         forget=f"forget_{kind.lower()}_job",
         job_id=f"_['parsed']['{kind}JobArn']",
         move=f"set_{kind.lower()}_status",
-        tasks=tasks,
         dag_id=f"sagemaker_{kind.lower()}_matrix",
     ).replace("import aws_servers as aws", "import aws_sagemaker_front as aws")
-    sandbox = _airflow_sandbox_session
-    sandbox.fresh(f"sagemaker-{kind.lower()}-matrix")
-    with front.sagemaker_like_aws(in_progress_for=3):
-        front.input_data()
-        result = sandbox.run_dag(source)
-    outputs = task_outputs(result.output)
-    returned = return_values(result.dag_id, result.run_id)
-    sides = {
-        tuple(task_id.split("__")): Side(
-            states=result.states(task_id),
-            output=outputs.get(task_id, ""),
-            stored=result.task_state_keys(task_id),
-            result=returned.get(task_id),
-            jobs=front.jobs(kind, prefix),
-            prefix=prefix,
-        )
-        for task_id, prefix in prefixes.items()
-    }
+    sides = aws_dags.run_matrix(
+        _airflow_sandbox_session,
+        source,
+        sandbox_name=f"sagemaker-{kind.lower()}-matrix",
+        names=prefixes,
+        jobs_named=lambda prefix: front.jobs(kind, prefix),
+        during=_sagemaker_with_input_data(),
+    )
     return kind, sides
 
 
@@ -165,46 +141,29 @@ def test_ours_crash_then_retry(matrix: Any, case: str) -> None:
     crash, run = cases(kind)[case], sides[(case, "ours")]
     key = KINDS[kind][1]
 
-    assert run.states == list(crash.states), run.output[-4000:]
-    assert decisions(run.output) == crash.decisions
-    assert len(run.jobs) == crash.ours, run.jobs
-    intent = run.stored[f"{key}.intent"]
-    assert intent["generation"] == (1 if case == "state_reset" else crash.generation)
-    assert intent["state"] == "submitted"
+    intent = aws_dags.assert_ours_recovered(run, crash, key, run.result[kind][f"{kind}JobName"])
     name = run.jobs[-1]
-    assert run.stored[key] == intent["external_id"] == intent["token"] == name
-    assert run.result[kind][f"{kind}JobName"] == name
+    assert intent["token"] == name
     if crash.generation == 2:
-        assert re.fullmatch(rf"{run.prefix}-[0-9a-f]{{12}}-g2", name)
+        assert re.fullmatch(rf"{run.name}-[0-9a-f]{{12}}-g2", name)
     elif case == "state_reset":  # a new job: your name made unique, as the provider makes it
-        assert re.fullmatch(rf"{run.prefix}-\d{{10}}", name)
+        assert re.fullmatch(rf"{run.name}-\d{{10}}", name)
     else:
-        assert name == run.prefix + crash.extra.get("first", "")  # your name (as first rendered), once
-    assert set(run.stored) == {key, f"{key}.intent"}  # a renamed key was moved, not copied
+        assert name == run.name + crash.extra.get("first", "")  # your name (as first rendered), once
 
 
-@pytest.mark.parametrize(
-    "case", [case for case, crash in cases("Training").items() if crash.theirs is not None]
-)
+@pytest.mark.parametrize("case", aws_dags.provider_cases(cases("Training")))
 def test_theirs_crash_then_retry(matrix: Any, case: str) -> None:
     kind, sides = matrix
     crash, run = cases(kind)[case], sides[(case, "theirs")]
 
-    assert run.states == list(crash.states), run.output[-4000:]
-    assert len(run.jobs) == crash.theirs, run.jobs
-    assert run.result[kind][f"{kind}JobName"] == run.jobs[-1]
-    assert run.stored == {}
+    aws_dags.assert_theirs_outcome(run, crash, run.result[kind][f"{kind}JobName"])
 
 
 def test_side_by_side_figures(matrix: Any) -> None:
     """The figures of docs/jobs-aws.md: jobs created after a crash, ours vs the provider's."""
     kind, sides = matrix
-    rows = {
-        case: (len(sides[(case, "ours")].jobs), len(sides[(case, "theirs")].jobs))
-        for case, crash in cases(kind).items()
-        if crash.theirs is not None
-    }
-    print(f"{kind} jobs (ours, provider's):", rows)
+    rows = aws_dags.side_by_side_figures(sides, cases(kind), f"{kind} jobs (ours, provider's)")
     assert rows["after_submit"] == (1, 2)
     assert rows["after_submit_completed"] == (1, 2)
     assert rows["while_waiting"] == (1, 2)
