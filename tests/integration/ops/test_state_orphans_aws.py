@@ -146,3 +146,109 @@ def test_a_cluster_a_running_dag_run_still_uses_is_not_an_orphan(airflow_sandbox
     assert not active
     assert status == "WAITING (handed on: its task succeeded and its DAG run is running)"
     assert cluster.state == "WAITING"
+
+
+# -- SageMaker -------------------------------------------------------------------------------------------
+SAGEMAKER_DAG = """
+from airflow.sdk import dag
+
+from airflow_resumable.jobs.sagemaker import {operator}
+
+
+@dag(schedule=None, default_args={{"retries": 0}})
+def {dag_id}():
+    {operator}(task_id="fit", config={config!r}, wait_for_completion=False, check_interval=0)
+
+
+{dag_id}()
+"""
+
+
+def _sagemaker_job(airflow_sandbox: Any, kind: str, dag_id: str) -> tuple[Any, str]:
+    """A run whose SageMaker job of ``kind`` is still in progress once the run is over (moto completes jobs
+    at once: it is moved back, standing in for a job that takes hours)."""
+    import aws_sagemaker_front as front
+
+    name = f"{kind.lower()}-{uuid.uuid4().hex[:8]}"
+    config = front.training_config(name) if kind == "Training" else front.processing_config(name)
+    with front.sagemaker_like_aws():
+        front.input_data()
+        source = SAGEMAKER_DAG.format(operator=f"SageMaker{kind}Operator", dag_id=dag_id, config=config)
+        result = airflow_sandbox.run_dag(source)
+    assert result.states("fit") == ["success"], result.output[-2000:]
+    front.set_status(kind, name, "InProgress")
+    return result, name
+
+
+def test_an_orphaned_processing_job_is_stopped_once(airflow_sandbox, aws, admin, monkeypatch):
+    from moto.sagemaker.models import SageMakerModelBackend
+
+    import aws_sagemaker_front as front
+
+    result, name = _sagemaker_job(airflow_sandbox, "Processing", "nightly_processing")
+    stops = _count(monkeypatch, SageMakerModelBackend, "stop_processing_job")
+
+    _cancel_once("nightly_processing", "sagemaker_processing", name, "InProgress")
+    assert stops == [(name,)] and front.status("Processing", name) == "Stopped"
+    intent = result.task_state("fit", "sagemaker_processing_job_name.intent")
+    assert intent["cancelled"]["external_id"] == name
+
+    said = backends_aws.SageMakerProcessingBackend().cancel(_job("nightly_processing"))
+    assert said == "already Stopped at sagemaker_processing: nothing sent" and len(stops) == 1
+
+
+def _stop_training_like_aws(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """``StopTrainingJob`` on moto's server (moto 5.2.5 has none), as SageMaker answers it: an in-progress
+    job goes ``Stopping`` (SageMaker stops it a while later), anything else is refused. Service side."""
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.models import sagemaker_backends
+    from moto.sagemaker.responses import SageMakerResponse
+
+    calls: list[str] = []
+
+    def stop_training_job(self: Any) -> str:
+        name = self._get_param("TrainingJobName")
+        calls.append(name)
+        job = sagemaker_backends[aws_servers.ACCOUNT_ID][aws_servers.REGION].training_jobs.get(name)
+        if job is None:
+            raise ValidationError("Requested resource not found.")
+        if job.training_job_status != "InProgress":
+            raise ValidationError(
+                f"The request was rejected because the training job is in status {job.training_job_status}."
+            )
+        job.training_job_status = job.secondary_status = "Stopping"
+        return "{}"
+
+    monkeypatch.setattr(SageMakerResponse, "stop_training_job", stop_training_job, raising=False)
+    return calls
+
+
+def test_an_orphaned_training_job_is_stopped_once(airflow_sandbox, aws, admin, monkeypatch):
+    """SageMaker takes a while to stop a training job: while it is ``Stopping`` the job is still listed,
+    its intent already records the cancellation, and nothing is sent again."""
+    import aws_sagemaker_front as front
+
+    stops = _stop_training_like_aws(monkeypatch)
+    result, name = _sagemaker_job(airflow_sandbox, "Training", "nightly_training")
+
+    code, text = _run(["jobs", "nightly_training", "--live", "--format", "json"])
+    (job,) = json.loads(text)
+    assert job["live_status"] == "InProgress" and job["backend"] == "sagemaker_training"
+
+    code, text = _run(["orphans", "--dag", "nightly_training", "--cancel", "--format", "json"])
+    assert code == 0, text
+    (action,) = json.loads(text)
+    assert action["external_id"] == name and action["action"] == "cancelled"
+    assert stops == [name] and front.status("Training", name) == "Stopping"
+    intent = result.task_state("fit", "sagemaker_training_job_name.intent")
+    assert intent["cancelled"]["external_id"] == name and intent["cancelled"]["by"] == "admin"
+
+    code, text = _run(["orphans", "--dag", "nightly_training", "--cancel", "--format", "json"])
+    (action,) = json.loads(text)
+    assert code == 0 and action["action"] == "already cancelled" and action["live_status"] == "Stopping"
+    said = backends_aws.SageMakerTrainingBackend().cancel(_job("nightly_training"))
+    assert said == "already Stopping (being stopped) at sagemaker_training: nothing sent"
+
+    front.set_status("Training", name, "Stopped")  # SageMaker is done stopping it
+    assert _run(["orphans", "--dag", "nightly_training", "--cancel"]) == (0, "No orphaned jobs.\n")
+    assert stops == [name]
