@@ -8,6 +8,11 @@ import pytest
 from airflow.providers.amazon.aws.operators import emr as provider
 from airflow.providers.amazon.aws.triggers.emr import EmrContainerTrigger
 from airflow.sdk.exceptions import TaskDeferred
+from emr_job_runs import (
+    JobRunService,
+    assert_a_failed_run_made_before_moves_to_the_next_generation,
+    assert_a_failed_run_made_now_fails_the_try,
+)
 
 import moto_server
 from airflow_resumable.jobs import _emr_common as common
@@ -30,6 +35,16 @@ def _op(virtual_cluster: str, **kwargs: Any) -> EmrContainerOperator:
         job_driver={"sparkSubmitJobDriver": {"entryPoint": "s3://bucket/job.py"}},
         **kwargs,
     )
+
+
+CONTAINERS = JobRunService(
+    name="emr-containers",
+    operator=_op,
+    job_runs=moto_server.containers_job_runs,
+    fail_started=lambda _cluster, answer: moto_server.set_containers_state(answer["id"], "FAILED"),
+    failure="EMR Containers job failed",
+    no_wait={"poll_interval": 0},
+)
 
 
 def _start(virtual_cluster: str, **kwargs: Any) -> str:
@@ -282,41 +297,10 @@ def test_your_token_answered_at_once_with_a_failed_run_made_now_fails_as_the_pro
 ):
     """A job run created by this submission that failed at once is this try's failure (reported as the
     provider reports it), not an earlier run's: it is never submitted again in the same try."""
-    from airflow.providers.common.compat.sdk import AirflowException
-
-    op = _op(virtual_cluster, client_request_token="nightly-now", poll_interval=0)
-    moto_server.honour_client_tokens(op)
-    op.hook.conn.meta.events.register(
-        "after-call.emr-containers.StartJobRun",
-        lambda parsed, **_: moto_server.set_containers_state(parsed["id"], "FAILED"),
-    )
-    calls = moto_server.api_calls(op, "emr-containers")
-    with (
-        moto_server.job_run_times_like_aws(),
-        pytest.raises(AirflowException, match="EMR Containers job failed"),
-    ):
-        op.execute(retry_context(1))
-
-    assert [run.client_token for run in moto_server.containers_job_runs(virtual_cluster)] == ["nightly-now"]
-    assert calls.count("StartJobRun") == 1
+    assert_a_failed_run_made_now_fails_the_try(CONTAINERS, virtual_cluster, retry_context)
 
 
 def test_your_token_answered_with_a_failed_run_made_before_this_try_moves_to_the_next_generation(
     virtual_cluster, retry_context
 ):
-    with moto_server.job_run_times_like_aws():
-        job_id = _op(virtual_cluster, client_request_token="nightly-old", wait_for_completion=False).execute(
-            retry_context(1)
-        )
-        [old] = moto_server.containers_job_runs(virtual_cluster)
-        old.state = "FAILED"
-        moto_server.backdate_job_run(old, hours=1)  # yesterday's run with your token
-        retry_context()["task_state_store"].clear()  # the task's state is reset
-
-        again = _op(virtual_cluster, client_request_token="nightly-old", wait_for_completion=False)
-        moto_server.honour_client_tokens(again)  # AWS hands back the run it started for the token
-        new_id = again.execute(retry_context(2))
-
-    runs = moto_server.containers_job_runs(virtual_cluster)
-    assert new_id != job_id and [run.id for run in runs] == [job_id, new_id]
-    assert runs[1].client_token.startswith("nightly-old-") and runs[1].client_token.endswith("-g2")
+    assert_a_failed_run_made_before_moves_to_the_next_generation(CONTAINERS, virtual_cluster, retry_context)

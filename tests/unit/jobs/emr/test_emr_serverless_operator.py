@@ -10,6 +10,11 @@ from airflow.providers.amazon.aws.triggers.emr import (
     EmrServerlessStartJobTrigger,
 )
 from airflow.sdk.exceptions import TaskDeferred
+from emr_job_runs import (
+    JobRunService,
+    assert_a_failed_run_made_before_moves_to_the_next_generation,
+    assert_a_failed_run_made_now_fails_the_try,
+)
 
 import moto_server
 from airflow_resumable.jobs import _emr_common as common
@@ -31,6 +36,16 @@ def _op(application: str, **kwargs: Any) -> EmrServerlessStartJobOperator:
         job_driver={"sparkSubmit": {"entryPoint": "s3://bucket/job.py"}},
         **kwargs,
     )
+
+
+SERVERLESS = JobRunService(
+    name="emr-serverless",
+    operator=_op,
+    job_runs=moto_server.serverless_job_runs,
+    fail_started=lambda app, answer: moto_server.set_serverless_state(app, answer["jobRunId"], "FAILED"),
+    failure="Serverless Job failed",
+    no_wait={"waiter_delay": 0},
+)
 
 
 def test_submission_carries_the_recorded_token_as_client_token_and_tag(application, retry_context):
@@ -356,38 +371,10 @@ def test_your_token_answered_at_once_with_a_failed_run_made_now_fails_as_the_pro
 ):
     """A job run created by this submission that failed at once is this try's failure (reported as the
     provider reports it), not an earlier run's: it is never submitted again in the same try."""
-    from airflow.providers.common.compat.sdk import AirflowException
-
-    op = _op(application, client_request_token="nightly-now", waiter_delay=0)
-    moto_server.honour_client_tokens(op)
-    op.hook.conn.meta.events.register(
-        "after-call.emr-serverless.StartJobRun",
-        lambda parsed, **_: moto_server.set_serverless_state(application, parsed["jobRunId"], "FAILED"),
-    )
-    calls = moto_server.api_calls(op, "emr-serverless")
-    with moto_server.job_run_times_like_aws(), pytest.raises(AirflowException, match="Serverless Job failed"):
-        op.execute(retry_context(1))
-
-    assert [run.client_token for run in moto_server.serverless_job_runs(application)] == ["nightly-now"]
-    assert calls.count("StartJobRun") == 1
+    assert_a_failed_run_made_now_fails_the_try(SERVERLESS, application, retry_context)
 
 
 def test_your_token_answered_with_a_failed_run_made_before_this_try_moves_to_the_next_generation(
     application, retry_context
 ):
-    with moto_server.job_run_times_like_aws():
-        job_id = _op(application, client_request_token="nightly-old", wait_for_completion=False).execute(
-            retry_context(1)
-        )
-        [old] = moto_server.serverless_job_runs(application)
-        old.state = "FAILED"
-        moto_server.backdate_job_run(old, hours=1)  # yesterday's run with your token
-        retry_context()["task_state_store"].clear()  # the task's state is reset
-
-        again = _op(application, client_request_token="nightly-old", wait_for_completion=False)
-        moto_server.honour_client_tokens(again)  # AWS hands back the run it started for the token
-        new_id = again.execute(retry_context(2))
-
-    runs = moto_server.serverless_job_runs(application)
-    assert new_id != job_id and [run.id for run in runs] == [job_id, new_id]
-    assert runs[1].client_token.startswith("nightly-old-") and runs[1].client_token.endswith("-g2")
+    assert_a_failed_run_made_before_moves_to_the_next_generation(SERVERLESS, application, retry_context)
