@@ -23,10 +23,11 @@ KEY = "emr_containers_job_run_id"
 INTENT = f"{KEY}.intent"
 
 
-def _op(virtual_cluster: str, **kwargs: Any) -> EmrContainerOperator:
+def _op(virtual_cluster: str, cls: type = EmrContainerOperator, **kwargs: Any) -> Any:
+    """The library's operator (or ``cls``, the provider's or a subclass) on ``virtual_cluster``."""
     kwargs.setdefault("poll_interval", 1)
     kwargs.setdefault("max_polling_attempts", 3)
-    return EmrContainerOperator(
+    return cls(
         task_id="job",
         name="nightly-report",
         virtual_cluster_id=virtual_cluster,
@@ -157,16 +158,7 @@ def test_blocking_poll_follows_the_job_to_completion(virtual_cluster, retry_cont
             moto_server.later(0.2, moto_server.set_containers_state, external_id, "COMPLETED")
             super().poll_until_complete(external_id, context)
 
-    op = FinishesSoon(
-        task_id="job",
-        name="nightly-report",
-        virtual_cluster_id=virtual_cluster,
-        execution_role_arn=moto_server.ROLE_ARN,
-        release_label="emr-6.10.0-latest",
-        job_driver={"sparkSubmitJobDriver": {"entryPoint": "s3://bucket/job.py"}},
-        poll_interval=1,
-        max_polling_attempts=5,
-    )
+    op = _op(virtual_cluster, FinishesSoon, poll_interval=1, max_polling_attempts=5)
     job_id = op.execute(retry_context())
     assert [(run.id, run.state) for run in moto_server.containers_job_runs(virtual_cluster)] == [
         (job_id, "COMPLETED")
@@ -224,16 +216,7 @@ BOTH = pytest.mark.parametrize(
 def test_max_polling_attempts_raises_the_providers_error_once(virtual_cluster, retry_context, cls):
     from airflow.providers.common.compat.sdk import AirflowException
 
-    op = cls(
-        task_id="job",
-        name="nightly-report",
-        virtual_cluster_id=virtual_cluster,
-        execution_role_arn=moto_server.ROLE_ARN,
-        release_label="emr-6.10.0-latest",
-        job_driver={"sparkSubmitJobDriver": {"entryPoint": "s3://bucket/job.py"}},
-        poll_interval=0,
-        max_polling_attempts=2,
-    )
+    op = _op(virtual_cluster, cls, poll_interval=0, max_polling_attempts=2)
     calls = moto_server.api_calls(op, "emr-containers")
     with pytest.raises(AirflowException, match=r"^Final state of EMR Containers job is RUNNING\. Max tries"):
         op.execute(retry_context())
@@ -251,16 +234,7 @@ def test_a_failed_job_is_reported_once_with_the_providers_message(virtual_cluste
             moto_server.later(0.05, lambda: [setattr(r, "state", "FAILED") for r in vc_runs(virtual_cluster)])
             return super().execute(context)
 
-    op = FailsAtOnce(
-        task_id="job",
-        name="nightly-report",
-        virtual_cluster_id=virtual_cluster,
-        execution_role_arn=moto_server.ROLE_ARN,
-        release_label="emr-6.10.0-latest",
-        job_driver={"sparkSubmitJobDriver": {"entryPoint": "s3://bucket/job.py"}},
-        poll_interval=1,
-        max_polling_attempts=3,
-    )
+    op = _op(virtual_cluster, FailsAtOnce, poll_interval=1, max_polling_attempts=3)
     calls = moto_server.api_calls(op, "emr-containers")
     with pytest.raises(AirflowException, match=r"^EMR Containers job failed\. Final state is FAILED"):
         op.execute(retry_context())

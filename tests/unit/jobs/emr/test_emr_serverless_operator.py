@@ -26,10 +26,11 @@ KEY = "emr_serverless_job_run_id"
 INTENT = f"{KEY}.intent"
 
 
-def _op(application: str, **kwargs: Any) -> EmrServerlessStartJobOperator:
+def _op(application: str, cls: type = EmrServerlessStartJobOperator, **kwargs: Any) -> Any:
+    """The library's operator (or ``cls``, a subclass) on ``application``."""
     kwargs.setdefault("waiter_delay", 1)
     kwargs.setdefault("waiter_max_attempts", 3)
-    return EmrServerlessStartJobOperator(
+    return cls(
         task_id="job",
         application_id=application,
         execution_role_arn=moto_server.ROLE_ARN,
@@ -247,14 +248,7 @@ def test_a_failed_job_is_polled_and_reported_once_as_the_provider_does(applicati
             moto_server.set_serverless_state(application, str(job_id), "FAILED")
             return job_id
 
-    op = FailsAtOnce(
-        task_id="job",
-        application_id=application,
-        execution_role_arn=moto_server.ROLE_ARN,
-        job_driver={"sparkSubmit": {"entryPoint": "s3://bucket/job.py"}},
-        waiter_delay=0,
-        waiter_max_attempts=3,
-    )
+    op = _op(application, FailsAtOnce, waiter_delay=0, waiter_max_attempts=3)
     calls = moto_server.api_calls(op, "emr-serverless")
     expected = r"^Serverless Job failed: Waiter serverless_job_completed failed: Waiter encountered"
     with pytest.raises(AirflowException, match=expected):
@@ -272,14 +266,7 @@ def test_max_waiter_attempts_cancels_once_and_raises_as_the_provider_does(applic
             moto_server.set_serverless_state(application, str(job_id), "RUNNING")
             return job_id
 
-    op = KeepsRunning(
-        task_id="job",
-        application_id=application,
-        execution_role_arn=moto_server.ROLE_ARN,
-        job_driver={"sparkSubmit": {"entryPoint": "s3://bucket/job.py"}},
-        waiter_delay=0,
-        waiter_max_attempts=2,
-    )
+    op = _op(application, KeepsRunning, waiter_delay=0, waiter_max_attempts=2)
     calls = moto_server.api_calls(op, "emr-serverless")
     with pytest.raises(AirflowException, match="Waiter error: max attempts reached"):
         op.execute(retry_context())
