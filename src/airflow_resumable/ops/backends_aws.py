@@ -77,12 +77,17 @@ class AwsBackend:
     ending: ClassVar[frozenset[str]] = frozenset()
     hook_path: ClassVar[tuple[str, str]] = ("airflow.providers.amazon.aws.hooks.base_aws", "AwsBaseHook")
 
+    def __init__(self, conn_id: str = "aws_default") -> None:
+        self.default_conn_id = conn_id
+        """The connection for a task whose rendered fields hold no ``aws_conn_id`` (the provider's
+        ``EcsRunTaskOperator`` does not template it: register ``EcsBackend(conn_id=...)`` for another)."""
+
     def handles(self, job: JobRecord) -> bool:
         operator = job.task.operator or ""
         return job.key in self.keys or any(name in operator for name in self.operators)
 
     def conn_id(self, job: JobRecord) -> str:
-        return job.task.job_fields.get("aws_conn_id", "aws_default")
+        return job.task.job_fields.get("aws_conn_id", self.default_conn_id)
 
     def region(self, job: JobRecord) -> str | None:
         """The region of the job's ARN, else the task's ``region_name``, else ``None`` (the connection's)."""
@@ -260,7 +265,10 @@ class EcsBackend(AwsBackend):
     """ECS tasks through ``EcsHook`` (``StopTask``), in the cluster and region of the task's ARN.
 
     The status is the task's ``lastStatus``, and ``STOPPING`` once a stop was asked for (``desiredStatus``
-    ``STOPPED``); a task ECS no longer knows is ``MISSING``.
+    ``STOPPED``); a task ECS no longer knows is ``MISSING``. The provider's operator does not template
+    ``aws_conn_id``, so the task's connection is not known from outside: ``aws_default`` is used, and for
+    tasks run with another connection register one for it
+    (``register(EcsBackend(conn_id="ecs_prod"))``, consulted first).
     """
 
     name = "ecs"

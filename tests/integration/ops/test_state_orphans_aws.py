@@ -252,3 +252,132 @@ def test_an_orphaned_training_job_is_stopped_once(airflow_sandbox, aws, admin, m
     front.set_status("Training", name, "Stopped")  # SageMaker is done stopping it
     assert _run(["orphans", "--dag", "nightly_training", "--cancel"]) == (0, "No orphaned jobs.\n")
     assert stops == [name]
+
+
+# -- AWS Batch -------------------------------------------------------------------------------------------
+BATCH_DAG = """
+from airflow.sdk import dag
+
+from airflow_resumable.jobs.batch import BatchOperator
+
+
+@dag(schedule=None, default_args={{"retries": 0}})
+def {dag_id}():
+    BatchOperator(
+        task_id="load",
+        job_name={name!r},
+        job_queue={queue!r},
+        job_definition={definition!r},
+        wait_for_completion=False,
+    )
+
+
+{dag_id}()
+"""
+
+
+def _batch_job(airflow_sandbox: Any, dag_id: str) -> tuple[Any, Any]:
+    """A run whose Batch job is still running once the run is over (moto's Docker-free Batch finishes jobs
+    at once: it is moved back, standing in for a long job)."""
+    import aws_batch_servers as batch
+
+    queue, definition = batch.batch_queue()
+    name = batch.unique_name("load")
+    source = BATCH_DAG.format(dag_id=dag_id, name=name, queue=queue, definition=definition)
+    result = airflow_sandbox.run_dag(source)
+    assert result.states("load") == ["success"], result.output[-2000:]
+    (job,) = batch.jobs_named(name)
+    batch.set_job_state(job.job_id, "RUNNING")
+    return result, job
+
+
+def test_an_orphaned_batch_job_is_terminated_once(airflow_sandbox, aws, admin, monkeypatch):
+    from moto.batch.models import BatchBackend
+
+    import aws_batch_servers as batch
+
+    result, job = _batch_job(airflow_sandbox, "nightly_batch")
+    terminations = _count(monkeypatch, BatchBackend, "terminate_job")
+
+    with batch.batch_like_aws():
+        _cancel_once("nightly_batch", "batch", job.job_id, "RUNNING")
+    assert [args[0] for args in terminations] == [job.job_id]
+    assert job.status == "FAILED" and "orphaned" in job.job_stopped_reason
+    assert result.task_state("load", "batch_job_id.intent")["cancelled"]["external_id"] == job.job_id
+
+
+def test_a_job_that_ends_before_its_cancel_is_left_alone(airflow_sandbox, aws, admin, monkeypatch):
+    """Listed running, ended by the time the cancel is sent: nothing is sent and nothing recorded (a later
+    try of the task takes the finished job as it is), and the command says so."""
+    from moto.batch.models import BatchBackend
+
+    import aws_batch_servers as batch
+
+    result, job = _batch_job(airflow_sandbox, "ends_meanwhile")
+    terminations = _count(monkeypatch, BatchBackend, "terminate_job")
+    status = backends_aws.BatchBackend.status
+
+    def listed_then_it_succeeds(self: Any, record: Any) -> tuple[str, bool]:
+        answer = status(self, record)
+        batch.set_job_state(job.job_id, "SUCCEEDED")  # AWS Batch finished it meanwhile
+        return answer
+
+    monkeypatch.setattr(backends_aws.BatchBackend, "status", listed_then_it_succeeds)
+    code, text = _run(["orphans", "--dag", "ends_meanwhile", "--cancel", "--format", "json"])
+
+    assert code == 0, text
+    (action,) = json.loads(text)
+    assert action["action"] == "already ended" and action["live_status"] == "RUNNING"
+    assert action["detail"] == "already SUCCEEDED at batch: nothing sent"
+    assert terminations == [] and job.status == "SUCCEEDED"
+    assert "cancelled" not in result.task_state("load", "batch_job_id.intent")
+
+
+# -- ECS -------------------------------------------------------------------------------------------------
+ECS_DAG = """
+from airflow.sdk import dag
+
+from airflow_resumable.jobs.ecs import EcsRunTaskOperator
+
+
+@dag(schedule=None, default_args={{"retries": 0}})
+def nightly_ecs():
+    EcsRunTaskOperator(
+        task_id="export",
+        aws_conn_id="ecs_orphans",
+        cluster="jobs",
+        task_definition={family!r},
+        overrides={{}},
+        wait_for_completion=False,
+    )
+
+
+nightly_ecs()
+"""
+
+
+def test_an_orphaned_ecs_task_is_stopped_once(airflow_sandbox, admin, monkeypatch):
+    """The provider's ECS operator does not template ``aws_conn_id``: a backend registered for the
+    connection the DAG uses reaches the task; the cluster and region come from the task's ARN."""
+    from airflow_resumable.ops import backends
+    from airflow_resumable.testing.ecs_server import FakeEcs
+
+    monkeypatch.setattr(backends, "_BACKENDS", list(backends._BACKENDS))
+    backends.register(backends_aws.EcsBackend(conn_id="ecs_orphans"))
+    with FakeEcs() as ecs:
+        for name, value in ecs.environ("ecs_orphans").items():
+            monkeypatch.setenv(name, value)
+        ecs.add_cluster("jobs")
+        family = ecs.add_task_definition("export", ["app"]).split(":")[0]
+        ecs.scripts.append(["RUNNING"])  # runs on after the run is over
+        result = airflow_sandbox.run_dag(ECS_DAG.format(family=family))
+        assert result.states("export") == ["success"], result.output[-2000:]
+        (task,) = ecs.tasks
+
+        _cancel_once("nightly_ecs", "ecs", task.arn, "RUNNING")
+        (stop,) = ecs.calls("StopTask")
+        assert stop["cluster"] == "jobs" and stop["task"] == task.arn and "orphaned" in stop["reason"]
+        assert result.task_state("export", "ecs_task_arn.intent")["cancelled"]["external_id"] == task.arn
+
+        said = backends_aws.EcsBackend(conn_id="ecs_orphans").cancel(_job("nightly_ecs"))
+        assert said == "already STOPPED at ecs: nothing sent" and len(ecs.calls("StopTask")) == 1
