@@ -59,7 +59,7 @@ _RUN_LIVE = ("running", "queued")
 def arn_part(arn: object, index: int) -> str | None:
     """Field ``index`` of an ARN (``3``: region, ``5``: resource), ``None`` if ``arn`` is not one."""
     parts = str(arn).split(":", 5)
-    return parts[index] or None if len(parts) == 6 and parts[0] == "arn" else None
+    return (parts[index] or None) if len(parts) == 6 and parts[0] == "arn" else None
 
 
 class AwsBackend:
