@@ -9,18 +9,18 @@ carry one more tag, ``airflow-resumable-token=<token>`` (``SubmitJob`` has no id
 from __future__ import annotations
 
 import copy
-import json
 import re
+from functools import partial
 from typing import Any
 from unittest import mock
 
+import conformance_helpers as conformance
 import pytest
 from airflow.providers.amazon.aws.hooks.batch_client import BatchClientHook
 from airflow.providers.amazon.aws.operators import batch as provider
 from airflow.providers.amazon.aws.triggers.batch import BatchJobTrigger
 from airflow.sdk.exceptions import TaskDeferred
-from aws_conformance import first_event, outcome, trigger_kwargs
-from conformance_helpers import flavour, xcom_keys
+from conformance_helpers import first_event, outcome, xcom_keys
 
 import aws_batch_servers as batch
 import moto_server
@@ -30,6 +30,7 @@ from airflow_resumable.jobs import batch as ours
 THEIRS = provider.BatchOperator
 SERVICE = "batch"
 KEY = "batch_job_id"
+SUBMIT = "before-call.batch.SubmitJob"
 
 
 @pytest.fixture(autouse=True)
@@ -61,26 +62,7 @@ def _args(name: str, **kwargs: Any) -> dict[str, Any]:
 @pytest.fixture
 def make(flavour_name: str, job_name: str) -> Any:
     """``make(**overrides)``: this test's flavour; ``make.provider(**overrides)``: the reference."""
-    chosen = flavour(flavour_name, THEIRS, ours.BatchOperator)
-
-    def build(**kwargs: Any) -> Any:
-        return chosen(**_args(job_name, **kwargs))
-
-    build.provider = lambda **kwargs: THEIRS(**_args(job_name, **kwargs))  # type: ignore[attr-defined]
-    build.durable = chosen.durable  # type: ignore[attr-defined]
-    return build
-
-
-class SubmitJobRecorder:
-    """The SubmitJob bodies exactly as sent (after every handler on the client changed them)."""
-
-    def __init__(self, op: Any) -> None:
-        self.sent: list[dict[str, Any]] = []
-        op.hook.conn.meta.events.register("before-call.batch.SubmitJob", self._note)
-
-    def _note(self, params: dict[str, Any], **_: Any) -> None:
-        body = params["body"]
-        self.sent.append(json.loads(body.decode() if isinstance(body, bytes) else body))
+    return conformance.operator_maker(flavour_name, THEIRS, ours.BatchOperator, partial(_args, job_name))
 
 
 def _without_marker(body: dict[str, Any], *, durable: bool) -> dict[str, Any]:
@@ -110,10 +92,7 @@ def _same_message(got: tuple[str, Any], expected: tuple[str, Any], ref: Any, op:
 # -- the class and its constructor ---------------------------------------------------------------------
 def test_class_surface_is_the_providers(make):
     op = make()
-    for name in ("template_fields", "template_fields_renderers", "template_ext", "ui_color", "ui_fgcolor"):
-        assert getattr(op, name) == getattr(THEIRS, name), name
-    assert [type(link) for link in op.operator_extra_links] == [type(x) for x in THEIRS.operator_extra_links]
-    assert isinstance(op, THEIRS)
+    conformance.assert_class_surface_is_the_providers(op, THEIRS)
 
 
 @pytest.mark.parametrize(
@@ -127,10 +106,7 @@ def test_class_surface_is_the_providers(make):
 )
 def test_constructor_defaults_and_attributes(make, extra):
     op, ref = make(**extra), make.provider(**extra)
-    skip = {"durable", "_log", "_BaseOperator__init_kwargs", "_BaseOperator__from_mapped"}
-    assert {k: v for k, v in vars(op).items() if k not in skip} == {
-        k: v for k, v in vars(ref).items() if k not in skip
-    }
+    assert conformance.constructed_attributes(op) == conformance.constructed_attributes(ref)
     assert op._hook_parameters == ref._hook_parameters
 
 
@@ -153,7 +129,7 @@ def test_constructor_defaults_and_attributes(make, extra):
 def test_submit_job_request_result_calls_and_xcoms(make, task_context, extra):
     ref, op = make.provider(**extra), make(**extra)
     ref_calls, calls = moto_server.Requests(ref, SERVICE), moto_server.Requests(op, SERVICE)
-    ref_sent, sent = SubmitJobRecorder(ref), SubmitJobRecorder(op)
+    ref_sent, sent = conformance.SentBodies(ref, SUBMIT), conformance.SentBodies(op, SUBMIT)
     ref_ctx, ctx = task_context(), task_context()
 
     ref_result = ref.execute(ref_ctx)
@@ -241,20 +217,9 @@ def test_deferrable_defers_on_the_providers_trigger_which_runs_to_success(make, 
     _state_after_submit(ref, "RUNNING")
     _state_after_submit(op, "RUNNING")
     ref_ctx, ctx = task_context(), task_context()
-    with pytest.raises(TaskDeferred) as ref_deferred:
-        ref.execute(ref_ctx)
-    with pytest.raises(TaskDeferred) as deferred:
-        op.execute(ctx)
-
-    got, expected = deferred.value, ref_deferred.value
-    assert isinstance(got.trigger, BatchJobTrigger)
-    ignore = ("job_id", "waiter_args")
-    assert trigger_kwargs(got.trigger, *ignore) == trigger_kwargs(expected.trigger, *ignore)
-    assert (got.method_name, got.timeout, got.kwargs) == (
-        expected.method_name,
-        expected.timeout,
-        expected.kwargs,
-    )
+    expected = conformance.deferral(ref.execute, ref_ctx)
+    got = conformance.deferral(op.execute, ctx)
+    conformance.assert_defers_as_the_provider(got, expected, BatchJobTrigger, "job_id", "waiter_args")
     assert got.trigger.serialize()[1]["job_id"] == op.job_id
     assert xcom_keys(ctx) == xcom_keys(ref_ctx)
 
@@ -294,7 +259,7 @@ def test_execute_complete(make, task_context, status):
 @pytest.mark.parametrize("context", [mock.MagicMock(), {}], ids=["mock", "plain dict"])
 def test_a_context_without_a_store_works_as_with_the_provider(make, context):
     op = make(wait_for_completion=False)
-    sent = SubmitJobRecorder(op)
+    sent = conformance.SentBodies(op, SUBMIT)
     assert op.execute(context) == op.job_id
     assert ours.TOKEN_TAG not in (sent.sent[0].get("tags") or {})
 

@@ -13,15 +13,16 @@ from __future__ import annotations
 import copy
 import re
 import uuid
+from functools import partial
 from typing import Any
 from unittest import mock
 
+import conformance_helpers as conformance
 import pytest
 from airflow.providers.amazon.aws.operators import ecs as provider
 from airflow.providers.amazon.aws.triggers.ecs import TaskDoneTrigger
 from airflow.sdk.exceptions import TaskDeferred
-from aws_conformance import first_event, outcome, trigger_kwargs
-from conformance_helpers import flavour, xcom_keys
+from conformance_helpers import first_event, outcome, xcom_keys
 
 from airflow_resumable.jobs import ecs as ours
 from airflow_resumable.testing.ecs_server import FakeEcs
@@ -71,14 +72,7 @@ def _args(family: str, **kwargs: Any) -> dict[str, Any]:
 @pytest.fixture
 def make(flavour_name: str, family: str) -> Any:
     """``make(**overrides)``: this test's flavour; ``make.provider(**overrides)``: the reference."""
-    chosen = flavour(flavour_name, THEIRS, ours.EcsRunTaskOperator)
-
-    def build(**kwargs: Any) -> Any:
-        return chosen(**_args(family, **kwargs))
-
-    build.provider = lambda **kwargs: THEIRS(**_args(family, **kwargs))  # type: ignore[attr-defined]
-    build.durable = chosen.durable  # type: ignore[attr-defined]
-    return build
+    return conformance.operator_maker(flavour_name, THEIRS, ours.EcsRunTaskOperator, partial(_args, family))
 
 
 def _during(ecs: FakeEcs, fn: Any, *args: Any) -> tuple[tuple[str, Any], list[tuple[str, dict[str, Any]]]]:
@@ -121,9 +115,7 @@ def _same(got: tuple[str, Any], expected: tuple[str, Any], got_arn: str | None, 
 # -- the class and its constructor ---------------------------------------------------------------------
 def test_class_surface_is_the_providers(make):
     op = make()
-    for name in ("template_fields", "template_fields_renderers", "template_ext", "ui_color", "ui_fgcolor"):
-        assert getattr(op, name) == getattr(THEIRS, name), name
-    assert isinstance(op, THEIRS)
+    conformance.assert_class_surface_is_the_providers(op, THEIRS, extra_link_types=False)
 
 
 @pytest.mark.parametrize(
@@ -132,10 +124,7 @@ def test_class_surface_is_the_providers(make):
 )
 def test_constructor_defaults_and_attributes(make, extra):
     op, ref = make(**extra), make.provider(**extra)
-    skip = {"durable", "_log", "_BaseOperator__init_kwargs", "_BaseOperator__from_mapped"}
-    assert {k: v for k, v in vars(op).items() if k not in skip} == {
-        k: v for k, v in vars(ref).items() if k not in skip
-    }
+    assert conformance.constructed_attributes(op) == conformance.constructed_attributes(ref)
     assert op.arn is None
 
 
@@ -259,20 +248,9 @@ def test_reattach_takes_over_a_running_task_with_the_same_started_by(make, ecs, 
 # -- deferrable ------------------------------------------------------------------------------------------
 def test_deferrable_defers_on_the_providers_trigger_which_runs_to_success(make, ecs, task_context):
     ref, op = make.provider(deferrable=True), make(deferrable=True)
-    with pytest.raises(TaskDeferred) as ref_deferred:
-        ref.execute(task_context())
-    with pytest.raises(TaskDeferred) as deferred:
-        op.execute(task_context())
-
-    got, expected = deferred.value, ref_deferred.value
-    assert isinstance(got.trigger, TaskDoneTrigger)
-    ignore = ("task_arn", "log_stream")
-    assert trigger_kwargs(got.trigger, *ignore) == trigger_kwargs(expected.trigger, *ignore)
-    assert (got.method_name, got.timeout, got.kwargs) == (
-        expected.method_name,
-        expected.timeout,
-        expected.kwargs,
-    )
+    expected = conformance.deferral(ref.execute, task_context())
+    got = conformance.deferral(op.execute, task_context())
+    conformance.assert_defers_as_the_provider(got, expected, TaskDoneTrigger, "task_arn", "log_stream")
 
     event = first_event(got.trigger)  # through the provider's async hook (aiobotocore), to the local ECS
     assert event == {"status": "success", "task_arn": op.arn, "cluster": CLUSTER}

@@ -8,18 +8,17 @@ carry one more tag, ``airflow-resumable-token=<token>`` (``RunJobFlow`` has no i
 from __future__ import annotations
 
 import copy
-import json
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from unittest import mock
 
+import conformance_helpers as conformance
 import pytest
 from airflow.providers.amazon.aws.operators import emr as provider
 from airflow.providers.amazon.aws.triggers.emr import EmrCreateJobFlowTrigger
 from airflow.providers.amazon.aws.utils.waiter import WaitPolicy
-from airflow.sdk.exceptions import TaskDeferred
-from aws_conformance import first_event, outcome, trigger_kwargs
-from conformance_helpers import flavour, xcom_keys
+from conformance_helpers import first_event, outcome, xcom_keys
 
 import aws_servers
 import moto_server
@@ -29,6 +28,7 @@ from airflow_resumable.jobs import emr_create as ours
 
 THEIRS = provider.EmrCreateJobFlowOperator
 SERVICE = "emr"
+RUN = "before-call.emr.RunJobFlow"
 
 
 @pytest.fixture
@@ -53,14 +53,9 @@ def _args(name: str, **kwargs: Any) -> dict[str, Any]:
 @pytest.fixture
 def make(flavour_name: str, cluster_name: str) -> Any:
     """``make(**overrides)``: this test's flavour; ``make.provider(**overrides)``: the reference."""
-    chosen = flavour(flavour_name, THEIRS, ours.EmrCreateJobFlowOperator)
-
-    def build(**kwargs: Any) -> Any:
-        return chosen(**_args(cluster_name, **kwargs))
-
-    build.provider = lambda **kwargs: THEIRS(**_args(cluster_name, **kwargs))  # type: ignore[attr-defined]
-    build.durable = chosen.durable  # type: ignore[attr-defined]
-    return build
+    return conformance.operator_maker(
+        flavour_name, THEIRS, ours.EmrCreateJobFlowOperator, partial(_args, cluster_name)
+    )
 
 
 def _without_marker(params: dict[str, Any], *, durable: bool) -> dict[str, Any]:
@@ -76,18 +71,6 @@ def _without_marker(params: dict[str, Any], *, durable: bool) -> dict[str, Any]:
     return params
 
 
-class RunJobFlowRecorder:
-    """The RunJobFlow parameters exactly as sent (after every handler on the client changed them)."""
-
-    def __init__(self, op: Any) -> None:
-        self.sent: list[dict[str, Any]] = []
-        op.hook.conn.meta.events.register("before-call.emr.RunJobFlow", self._note)
-
-    def _note(self, params: dict[str, Any], model: Any, **_: Any) -> None:
-        body = params["body"]
-        self.sent.append(json.loads(body.decode() if isinstance(body, bytes) else body))
-
-
 def _state_after_create(op: Any, state: str) -> None:
     """Move the cluster ``op`` creates to ``state`` on AWS as soon as RunJobFlow returns."""
 
@@ -100,10 +83,7 @@ def _state_after_create(op: Any, state: str) -> None:
 # -- the class and its constructor ---------------------------------------------------------------------
 def test_class_surface_is_the_providers(make):
     op = make()
-    for name in ("template_fields", "template_fields_renderers", "template_ext", "ui_color", "ui_fgcolor"):
-        assert getattr(op, name) == getattr(THEIRS, name), name
-    assert [type(link) for link in op.operator_extra_links] == [type(x) for x in THEIRS.operator_extra_links]
-    assert isinstance(op, THEIRS)
+    conformance.assert_class_surface_is_the_providers(op, THEIRS)
     assert emr.EmrCreateJobFlowOperator is ours.EmrCreateJobFlowOperator  # importable beside the others
 
 
@@ -120,10 +100,7 @@ def test_class_surface_is_the_providers(make):
 )
 def test_constructor_defaults_and_attributes(make, extra):
     op, ref = make(**extra), make.provider(**extra)
-    skip = {"durable", "_log", "_BaseOperator__init_kwargs", "_BaseOperator__from_mapped"}
-    assert {k: v for k, v in vars(op).items() if k not in skip} == {
-        k: v for k, v in vars(ref).items() if k not in skip
-    }
+    assert conformance.constructed_attributes(op) == conformance.constructed_attributes(ref)
     assert not hasattr(op, "_job_flow_id")  # set by execute only, as the provider does
 
 
@@ -137,7 +114,7 @@ def test_run_job_flow_request_result_calls_and_xcoms(make, task_context, cluster
     tagged = aws_servers.cluster_job_flow_overrides(cluster_name, Tags=[{"Key": "team", "Value": "data"}])
     ref, op = make.provider(job_flow_overrides=tagged, **extra), make(job_flow_overrides=tagged, **extra)
     ref_calls, calls = moto_server.Requests(ref, SERVICE), moto_server.Requests(op, SERVICE)
-    ref_sent, sent = RunJobFlowRecorder(ref), RunJobFlowRecorder(op)
+    ref_sent, sent = conformance.SentBodies(ref, RUN), conformance.SentBodies(op, RUN)
     ref_ctx, ctx = task_context(), task_context()
 
     ref_result = ref.execute(ref_ctx)
@@ -227,19 +204,9 @@ def test_on_kill_terminates_the_cluster(make, task_context):
 def test_deferrable_defers_on_the_providers_trigger_which_runs_to_success(make, task_context):
     extra = {"deferrable": True, "wait_for_completion": True}
     ref, op = make.provider(**extra), make(**extra)
-    with pytest.raises(TaskDeferred) as ref_deferred:
-        ref.execute(task_context())
-    with pytest.raises(TaskDeferred) as deferred:
-        op.execute(task_context())
-
-    got, expected = deferred.value, ref_deferred.value
-    assert isinstance(got.trigger, EmrCreateJobFlowTrigger)
-    assert trigger_kwargs(got.trigger, "job_flow_id") == trigger_kwargs(expected.trigger, "job_flow_id")
-    assert (got.method_name, got.timeout, got.kwargs) == (
-        expected.method_name,
-        expected.timeout,
-        expected.kwargs,
-    )
+    expected = conformance.deferral(ref.execute, task_context())
+    got = conformance.deferral(op.execute, task_context())
+    conformance.assert_defers_as_the_provider(got, expected, EmrCreateJobFlowTrigger, "job_flow_id")
     assert got.timeout == timedelta(seconds=3 * 1 + 60)
 
     event = first_event(got.trigger)  # against moto, through the provider's async hook

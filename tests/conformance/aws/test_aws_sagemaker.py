@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 from unittest import mock
 
+import conformance_helpers as conformance
 import pytest
 from airflow.providers.amazon.aws.operators import sagemaker as provider
 from airflow.providers.amazon.aws.triggers.sagemaker import SageMakerTrigger
 from airflow.sdk.exceptions import TaskDeferred
-from aws_conformance import first_event, outcome, trigger_kwargs
-from conformance_helpers import flavour, xcom_keys
+from conformance_helpers import first_event, outcome, xcom_keys
 
 import aws_sagemaker_front as front
 import moto_server
@@ -119,7 +119,6 @@ def data(sagemaker: Any) -> str:
 def make(flavour_name: str, kind: Kind, data: str) -> Any:
     """``make(**overrides)``: this test's flavour; ``make.provider(**overrides)``: the reference. Each call
     names its job ``<prefix>-<n>`` unless ``job_name`` is given."""
-    chosen = flavour(flavour_name, kind.theirs, kind.ours)
     prefix = f"{kind.name.lower()[:4]}-{uuid.uuid4().hex[:8]}"
     count = iter(range(1, 100))
 
@@ -134,11 +133,7 @@ def make(flavour_name: str, kind: Kind, data: str) -> Any:
             **copy.deepcopy(kwargs),
         }
 
-    def build(**kwargs: Any) -> Any:
-        return chosen(**args(**kwargs))
-
-    build.provider = lambda **kwargs: kind.theirs(**args(**kwargs))  # type: ignore[attr-defined]
-    build.durable = chosen.durable  # type: ignore[attr-defined]
+    build = conformance.operator_maker(flavour_name, kind.theirs, kind.ours, args)
     build.kind = kind  # type: ignore[attr-defined]
     build.prefix = prefix  # type: ignore[attr-defined]
     return build
@@ -177,10 +172,7 @@ def _move_after_create(op: Any, kind: Kind, state: str) -> None:
 # -- the class and its constructor ---------------------------------------------------------------------
 def test_class_surface_is_the_providers(make):
     op, theirs = make(), make.kind.theirs
-    for name in ("template_fields", "template_fields_renderers", "template_ext", "ui_color", "ui_fgcolor"):
-        assert getattr(op, name) == getattr(theirs, name), name
-    assert [type(link) for link in op.operator_extra_links] == [type(x) for x in theirs.operator_extra_links]
-    assert isinstance(op, theirs)
+    conformance.assert_class_surface_is_the_providers(op, theirs)
 
 
 @pytest.mark.parametrize(
@@ -197,10 +189,7 @@ def test_class_surface_is_the_providers(make):
 )
 def test_constructor_defaults_and_attributes(make, extra):
     op, ref = make(job_name="same", **extra), make.provider(job_name="same", **extra)
-    skip = {"durable", "_log", "_BaseOperator__init_kwargs", "_BaseOperator__from_mapped"}
-    assert {k: v for k, v in vars(op).items() if k not in skip} == {
-        k: v for k, v in vars(ref).items() if k not in skip
-    }
+    assert conformance.constructed_attributes(op) == conformance.constructed_attributes(ref)
 
 
 def test_an_unknown_action_if_job_exists_is_refused_alike(make):
@@ -241,7 +230,10 @@ def test_your_name_taken_before_the_first_try(make, task_context, action):
     )
     ref_calls, calls = _requests(ref), _requests(op)
 
-    got, expected = outcome(op.execute, task_context()), outcome(ref.execute, task_context(8))
+    got, expected = (
+        outcome(op.execute, task_context()),
+        outcome(ref.execute, task_context(8)),
+    )
 
     assert _normal(got, taken) == _normal(expected, taken)
     if action == "fail":
@@ -268,7 +260,10 @@ def test_a_failed_job_raises_alike(make, task_context, extra):
     _move_after_create(op, make.kind, "Failed")
     ref_name, name = ref.config[make.kind.field], op.config[make.kind.field]
 
-    got, expected = outcome(op.execute, task_context()), outcome(ref.execute, task_context(8))
+    got, expected = (
+        outcome(op.execute, task_context()),
+        outcome(ref.execute, task_context(8)),
+    )
 
     assert got[0] == "raised"
     assert _normal(got, name) == _normal(expected, ref_name)
@@ -310,19 +305,10 @@ def test_deferrable_defers_on_the_providers_trigger_which_runs_to_success(make, 
     _move_after_create(ref, make.kind, "InProgress")
     _move_after_create(op, make.kind, "InProgress")
     ref_calls, calls = _requests(ref), _requests(op)
-    with pytest.raises(TaskDeferred) as ref_deferred:
-        ref.execute(task_context())
-    with pytest.raises(TaskDeferred) as deferred:
-        op.execute(task_context())
-
-    got, expected = deferred.value, ref_deferred.value
-    assert isinstance(got.trigger, SageMakerTrigger)
-    ignore = ("job_name", "waiter_args", "return_value")
-    assert trigger_kwargs(got.trigger, *ignore) == trigger_kwargs(expected.trigger, *ignore)
-    assert (got.method_name, got.timeout, got.kwargs) == (
-        expected.method_name,
-        expected.timeout,
-        expected.kwargs,
+    expected = conformance.deferral(ref.execute, task_context())
+    got = conformance.deferral(op.execute, task_context())
+    conformance.assert_defers_as_the_provider(
+        got, expected, SageMakerTrigger, "job_name", "waiter_args", "return_value"
     )
     assert calls.names() == ref_calls.names()
 
@@ -344,7 +330,10 @@ def test_deferrable_with_a_job_that_ended_at_once(make, task_context, state):
     _move_after_create(ref, make.kind, state)
     _move_after_create(op, make.kind, state)
     ref_name, name = ref.config[make.kind.field], op.config[make.kind.field]
-    got, expected = outcome(op.execute, task_context()), outcome(ref.execute, task_context(8))
+    got, expected = (
+        outcome(op.execute, task_context()),
+        outcome(ref.execute, task_context(8)),
+    )
     assert got[0] == ("returned" if state == "Completed" else "raised")
     assert _normal(got, name) == _normal(expected, ref_name)
 

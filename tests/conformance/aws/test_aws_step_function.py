@@ -12,15 +12,15 @@ import copy
 import re
 import uuid
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from unittest import mock
 
+import conformance_helpers as conformance
 import pytest
 from airflow.providers.amazon.aws.operators import step_function as provider
 from airflow.providers.amazon.aws.triggers.step_function import StepFunctionsExecutionCompleteTrigger
-from airflow.sdk.exceptions import TaskDeferred
-from aws_conformance import first_event, outcome, trigger_kwargs
-from conformance_helpers import flavour, xcom_keys
+from conformance_helpers import first_event, outcome, xcom_keys
 
 import aws_servers
 import moto_server
@@ -50,14 +50,9 @@ def _args(machine: str, **kwargs: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def make(flavour_name: str, machine: str) -> Any:
-    chosen = flavour(flavour_name, THEIRS, ours.StepFunctionStartExecutionOperator)
-
-    def build(**kwargs: Any) -> Any:
-        return chosen(**_args(machine, **kwargs))
-
-    build.provider = lambda **kwargs: THEIRS(**_args(machine, **kwargs))  # type: ignore[attr-defined]
-    build.durable = chosen.durable  # type: ignore[attr-defined]
-    return build
+    return conformance.operator_maker(
+        flavour_name, THEIRS, ours.StepFunctionStartExecutionOperator, partial(_args, machine)
+    )
 
 
 def _without_name(params: dict[str, Any], *, durable: bool) -> dict[str, Any]:
@@ -73,19 +68,13 @@ def _without_name(params: dict[str, Any], *, durable: bool) -> dict[str, Any]:
 # -- the class and its constructor ---------------------------------------------------------------------
 def test_class_surface_is_the_providers(make):
     op = make()
-    for name in ("template_fields", "template_fields_renderers", "template_ext", "ui_color", "ui_fgcolor"):
-        assert getattr(op, name) == getattr(THEIRS, name), name
-    assert [type(link) for link in op.operator_extra_links] == [type(x) for x in THEIRS.operator_extra_links]
-    assert isinstance(op, THEIRS)
+    conformance.assert_class_surface_is_the_providers(op, THEIRS)
 
 
 @pytest.mark.parametrize("extra", [{}, {"name": "nightly", "deferrable": True, "state_machine_input": "{}"}])
 def test_constructor_defaults_and_attributes(make, extra):
     op, ref = make(**extra), make.provider(**extra)
-    skip = {"durable", "_log", "_BaseOperator__init_kwargs", "_BaseOperator__from_mapped"}
-    assert {k: v for k, v in vars(op).items() if k not in skip} == {
-        k: v for k, v in vars(ref).items() if k not in skip
-    }
+    assert conformance.constructed_attributes(op) == conformance.constructed_attributes(ref)
 
 
 # -- starting --------------------------------------------------------------------------------------------
@@ -148,19 +137,10 @@ def test_redrive_runs_the_providers_operator(make, task_context, machine):
 # -- deferrable ------------------------------------------------------------------------------------------
 def test_deferrable_defers_on_the_providers_trigger_which_runs_to_success(make, task_context):
     ref, op = make.provider(deferrable=True), make(deferrable=True)
-    with pytest.raises(TaskDeferred) as ref_deferred:
-        ref.execute(task_context())
-    with pytest.raises(TaskDeferred) as deferred:
-        op.execute(task_context())
-
-    got, expected = deferred.value, ref_deferred.value
-    assert isinstance(got.trigger, StepFunctionsExecutionCompleteTrigger)
-    ignore = ("execution_arn", "waiter_args")
-    assert trigger_kwargs(got.trigger, *ignore) == trigger_kwargs(expected.trigger, *ignore)
-    assert (got.method_name, got.timeout, got.kwargs) == (
-        expected.method_name,
-        expected.timeout,
-        expected.kwargs,
+    expected = conformance.deferral(ref.execute, task_context())
+    got = conformance.deferral(op.execute, task_context())
+    conformance.assert_defers_as_the_provider(
+        got, expected, StepFunctionsExecutionCompleteTrigger, "execution_arn", "waiter_args"
     )
     assert got.timeout == timedelta(seconds=3)
 

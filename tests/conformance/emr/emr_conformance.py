@@ -1,13 +1,17 @@
-"""Helpers of the EMR conformance tests: the two intended request differences taken out, triggers run
-for real against the local AWS, outcomes (result or exception) in one comparable shape."""
+"""Helpers of the EMR conformance tests: the two intended request differences taken out, a job run that
+fails at once run both ways (outcomes, triggers and the checks shared with the other families are in
+tests/conformance/conformance_helpers.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import re
+from dataclasses import dataclass
 from typing import Any
 
+from conformance_helpers import outcome
+
+import moto_server
 from airflow_resumable.jobs import _emr_common as common
 
 TOKEN_MARKER = re.compile(r" \[[A-Za-z0-9_-]+/\d+\]$")
@@ -42,26 +46,29 @@ def without_step_markers(params: dict[str, Any], *, durable: bool) -> dict[str, 
     return params
 
 
-def outcome(fn: Any, *args: Any, **kwargs: Any) -> tuple[str, Any]:
-    """``("returned", value)`` or ``("raised", "<Type>: <message>")``: what a call did, comparably."""
-    try:
-        return "returned", fn(*args, **kwargs)
-    except Exception as exc:
-        return "raised", f"{type(exc).__name__}: {exc}"
+@dataclass
+class BothRuns:
+    """The provider's operator (``ref``) and this test's flavour (``op``) run the same way: what each call
+    did (see ``outcome``) and the requests each made."""
+
+    ref: Any
+    op: Any
+    ref_calls: moto_server.Requests
+    calls: moto_server.Requests
+    expected: tuple[str, Any]
+    got: tuple[str, Any]
 
 
-def first_event(trigger: Any) -> dict[str, Any]:
-    """Run a provider trigger for real (its aiobotocore client talks to moto) until its first event."""
+def run_both_with_a_job_run_failing_at_once(
+    make: Any, moves_to: Any, service: str, task_context: Any
+) -> BothRuns:
+    """Each operator with its own ``client_request_token``, its job run moved to ``FAILED`` on AWS as soon as
+    it is started (``moves_to(op, state)``), job runs given AWS-like creation times."""
+    ref = moves_to(make.provider(client_request_token="nightly-ref"), "FAILED")
+    op = moves_to(make(client_request_token="nightly-ours"), "FAILED")
+    ref_calls, calls = moto_server.Requests(ref, service), moto_server.Requests(op, service)
 
-    async def run() -> dict[str, Any]:
-        async for event in trigger.run():
-            return dict(event.payload)
-        raise AssertionError("the trigger ended without an event")
-
-    return asyncio.run(run())
-
-
-def trigger_kwargs(trigger: Any, *ignore: str) -> tuple[str, dict[str, Any]]:
-    """A trigger's class path and serialized arguments, without the ``ignore``d ones (job ids)."""
-    path, kwargs = trigger.serialize()
-    return path, {k: v for k, v in kwargs.items() if k not in ignore}
+    with moto_server.job_run_times_like_aws():
+        expected = outcome(ref.execute, task_context())
+        got = outcome(op.execute, task_context())
+    return BothRuns(ref, op, ref_calls, calls, expected, got)

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import copy
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from unittest import mock
 
+import conformance_helpers as conformance
 import pytest
 from airflow.providers.amazon.aws.operators import emr as provider
 from airflow.providers.amazon.aws.triggers.emr import EmrContainerTrigger
-from airflow.sdk.exceptions import TaskDeferred
-from conformance_helpers import flavour
-from emr_conformance import first_event, outcome, trigger_kwargs, without_token
+from conformance_helpers import first_event, outcome
+from emr_conformance import run_both_with_a_job_run_failing_at_once, without_token
 
 import moto_server
 from airflow_resumable.jobs import emr as ours
@@ -44,14 +45,9 @@ def _args(virtual_cluster: str, **kwargs: Any) -> dict[str, Any]:
 @pytest.fixture
 def make(flavour_name: str, virtual_cluster: str) -> Any:
     """``make(**overrides)``: this test's flavour; ``make.provider(**overrides)``: the reference."""
-    chosen = flavour(flavour_name, THEIRS, ours.EmrContainerOperator)
-
-    def build(**kwargs: Any) -> Any:
-        return chosen(**_args(virtual_cluster, **kwargs))
-
-    build.provider = lambda **kwargs: THEIRS(**_args(virtual_cluster, **kwargs))  # type: ignore[attr-defined]
-    build.durable = chosen.durable  # type: ignore[attr-defined]
-    return build
+    return conformance.operator_maker(
+        flavour_name, THEIRS, ours.EmrContainerOperator, partial(_args, virtual_cluster)
+    )
 
 
 def _moves_to(op: Any, state: str) -> Any:
@@ -72,19 +68,14 @@ def _both(make: Any, **kwargs: Any) -> tuple[Any, Any, moto_server.Requests, mot
 # -- the class and its constructor ---------------------------------------------------------------------
 def test_class_surface_is_the_providers(make):
     op = make()
-    for name in ("template_fields", "template_fields_renderers", "template_ext", "ui_color", "ui_fgcolor"):
-        assert getattr(op, name) == getattr(THEIRS, name), name
+    conformance.assert_class_surface_is_the_providers(op, THEIRS, extra_link_types=False)
     assert list(op.operator_extra_links) == list(THEIRS.operator_extra_links)
-    assert isinstance(op, THEIRS)
     assert op._hook_parameters == make.provider()._hook_parameters
 
 
 def test_constructor_defaults_and_attributes(make):
     op, ref = make(), make.provider()
-    skip = {"durable", "_log", "_BaseOperator__init_kwargs", "_BaseOperator__from_mapped"}
-    assert {k: v for k, v in vars(op).items() if k not in skip} == {
-        k: v for k, v in vars(ref).items() if k not in skip
-    }
+    assert conformance.constructed_attributes(op) == conformance.constructed_attributes(ref)
     assert (op.client_request_token, op.job_id, op.tags, op.cancel_on_kill) == (None, None, None, True)
 
 
@@ -167,15 +158,11 @@ def test_on_kill_before_a_job_does_nothing(make):
 @pytest.mark.parametrize("attempts", [None, 4])
 def test_deferrable_defers_on_the_providers_trigger_which_runs_to_success(make, task_context, attempts):
     ref, op, ref_calls, calls = _both(make, deferrable=True, max_polling_attempts=attempts)
-    with pytest.raises(TaskDeferred) as ref_deferred:
-        ref.execute(task_context())
-    with pytest.raises(TaskDeferred) as deferred:
-        op.execute(task_context())
-
-    got, expected = deferred.value, ref_deferred.value
-    assert isinstance(got.trigger, EmrContainerTrigger)
-    assert trigger_kwargs(got.trigger, "job_id") == trigger_kwargs(expected.trigger, "job_id")
-    assert (got.method_name, got.timeout) == (expected.method_name, expected.timeout)
+    expected = conformance.deferral(ref.execute, task_context())
+    got = conformance.deferral(op.execute, task_context())
+    conformance.assert_defers_as_the_provider(
+        got, expected, EmrContainerTrigger, "job_id", method_kwargs=False
+    )
     assert got.timeout == (timedelta(0) if attempts else None)
     assert calls.names() == ref_calls.names() == ["StartJobRun", "DescribeJobRun"]
 
@@ -223,20 +210,14 @@ def test_a_context_without_a_task_store_works_as_with_the_provider(make, kind):
 def test_a_job_made_with_your_token_that_fails_at_once_raises_as_the_provider_does(make, task_context):
     """Not taken for an earlier run's job (its creation time is this try's): never submitted again.
     Intended difference: the durable operator reads the job run once (``createdAt``) after starting it."""
-    ref = _moves_to(make.provider(client_request_token="nightly-ref"), "FAILED")
-    op = _moves_to(make(client_request_token="nightly-ours"), "FAILED")
-    ref_calls, calls = moto_server.Requests(ref, SERVICE), moto_server.Requests(op, SERVICE)
+    both = run_both_with_a_job_run_failing_at_once(make, _moves_to, SERVICE, task_context)
 
-    with moto_server.job_run_times_like_aws():
-        expected = outcome(ref.execute, task_context())
-        got = outcome(op.execute, task_context())
-
-    assert (got[0], str(got[1]).replace(str(op.job_id), "<id>")) == (
-        expected[0],
-        str(expected[1]).replace(str(ref.job_id), "<id>"),
+    assert (both.got[0], str(both.got[1]).replace(str(both.op.job_id), "<id>")) == (
+        both.expected[0],
+        str(both.expected[1]).replace(str(both.ref.job_id), "<id>"),
     )
-    assert expected[0] == "raised"
-    names = calls.names()
+    assert both.expected[0] == "raised"
+    names = both.calls.names()
     if make.durable:
         assert names[0] == "StartJobRun" and names.pop(1) == "DescribeJobRun"
-    assert names == ref_calls.names()
+    assert names == both.ref_calls.names()

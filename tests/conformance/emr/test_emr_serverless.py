@@ -10,9 +10,11 @@ from __future__ import annotations
 import copy
 import re
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from unittest import mock
 
+import conformance_helpers as conformance
 import pytest
 from airflow.providers.amazon.aws.operators import emr as provider
 from airflow.providers.amazon.aws.triggers.emr import (
@@ -20,8 +22,8 @@ from airflow.providers.amazon.aws.triggers.emr import (
     EmrServerlessStartJobTrigger,
 )
 from airflow.sdk.exceptions import TaskDeferred
-from conformance_helpers import flavour, xcom_keys
-from emr_conformance import first_event, outcome, trigger_kwargs, without_token
+from conformance_helpers import first_event, outcome, trigger_kwargs, xcom_keys
+from emr_conformance import run_both_with_a_job_run_failing_at_once, without_token
 
 import moto_server
 from airflow_resumable.jobs import emr as ours
@@ -50,14 +52,9 @@ def _args(application: str, **kwargs: Any) -> dict[str, Any]:
 @pytest.fixture
 def make(flavour_name: str, application: str) -> Any:
     """``make(**overrides)``: this test's flavour; ``make.provider(**overrides)``: the reference."""
-    chosen = flavour(flavour_name, THEIRS, ours.EmrServerlessStartJobOperator)
-
-    def build(**kwargs: Any) -> Any:
-        return chosen(**_args(application, **kwargs))
-
-    build.provider = lambda **kwargs: THEIRS(**_args(application, **kwargs))  # type: ignore[attr-defined]
-    build.durable = chosen.durable  # type: ignore[attr-defined]
-    return build
+    return conformance.operator_maker(
+        flavour_name, THEIRS, ours.EmrServerlessStartJobOperator, partial(_args, application)
+    )
 
 
 def _moves_to(op: Any, state: str) -> Any:
@@ -74,26 +71,15 @@ def _moves_to(op: Any, state: str) -> Any:
 # -- the class and its constructor ---------------------------------------------------------------------
 def test_class_surface_is_the_providers(make):
     op = make()
-    for name in ("template_fields", "template_fields_renderers", "template_ext", "ui_color", "ui_fgcolor"):
-        assert getattr(op, name) == getattr(THEIRS, name), name
-    assert [type(link) for link in op.operator_extra_links] == [type(x) for x in THEIRS.operator_extra_links]
-    assert isinstance(op, THEIRS)
+    conformance.assert_class_surface_is_the_providers(op, THEIRS)
 
 
 @pytest.mark.parametrize("token", [None, "my-token"])
 def test_constructor_defaults_and_attributes(make, token):
     kwargs = {} if token is None else {"client_request_token": token}
     op, ref = make(**kwargs), make.provider(**kwargs)
-    skip = {
-        "durable",
-        "_log",
-        "_BaseOperator__init_kwargs",
-        "_BaseOperator__from_mapped",
-        "client_request_token",
-    }
-    assert {k: v for k, v in vars(op).items() if k not in skip} == {
-        k: v for k, v in vars(ref).items() if k not in skip
-    }
+    ignore = "client_request_token"
+    assert conformance.constructed_attributes(op, ignore) == conformance.constructed_attributes(ref, ignore)
     if token is None:  # the provider's random default, in its form
         assert re.fullmatch(r"[0-9a-f-]{36}", op.client_request_token)
     else:
@@ -226,19 +212,9 @@ def test_on_kill_before_a_job_does_nothing(make):
 # -- deferrable ------------------------------------------------------------------------------------------
 def test_deferrable_defers_on_the_providers_trigger_which_runs_to_success(make, task_context):
     ref, op = make.provider(deferrable=True), make(deferrable=True)
-    with pytest.raises(TaskDeferred) as ref_deferred:
-        ref.execute(task_context())
-    with pytest.raises(TaskDeferred) as deferred:
-        op.execute(task_context())
-
-    got, expected = deferred.value, ref_deferred.value
-    assert isinstance(got.trigger, EmrServerlessStartJobTrigger)
-    assert trigger_kwargs(got.trigger, "job_id") == trigger_kwargs(expected.trigger, "job_id")
-    assert (got.method_name, got.timeout, got.kwargs) == (
-        expected.method_name,
-        expected.timeout,
-        expected.kwargs,
-    )
+    expected = conformance.deferral(ref.execute, task_context())
+    got = conformance.deferral(op.execute, task_context())
+    conformance.assert_defers_as_the_provider(got, expected, EmrServerlessStartJobTrigger, "job_id")
     assert got.timeout == timedelta(seconds=0)
 
     event = first_event(got.trigger)  # against moto, through the provider's async hook
@@ -328,16 +304,10 @@ def test_openlineage_injection_changes_the_request_as_the_provider(make, task_co
 def test_a_job_made_with_your_token_that_fails_at_once_raises_as_the_provider_does(make, task_context):
     """Not taken for an earlier run's job (its creation time is this try's): never submitted again.
     Intended difference: the durable operator reads the job run once (``createdAt``) after starting it."""
-    ref = _moves_to(make.provider(client_request_token="nightly-ref"), "FAILED")
-    op = _moves_to(make(client_request_token="nightly-ours"), "FAILED")
-    ref_calls, calls = moto_server.Requests(ref, SERVICE), moto_server.Requests(op, SERVICE)
+    both = run_both_with_a_job_run_failing_at_once(make, _moves_to, SERVICE, task_context)
 
-    with moto_server.job_run_times_like_aws():
-        expected = outcome(ref.execute, task_context())
-        got = outcome(op.execute, task_context())
-
-    assert expected[0] == "raised" and got == expected
-    names = calls.names()
+    assert both.expected[0] == "raised" and both.got == both.expected
+    names = both.calls.names()
     if make.durable:
         assert names[:2] == ["GetApplication", "StartJobRun"] and names.pop(2) == "GetJobRun"
-    assert names == ref_calls.names()
+    assert names == both.ref_calls.names()

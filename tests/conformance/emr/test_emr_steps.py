@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import copy
 import uuid
+from functools import partial
 from typing import Any
 from unittest import mock
 
+import conformance_helpers as conformance
 import pytest
 from airflow.providers.amazon.aws.operators import emr as provider
 from airflow.providers.amazon.aws.triggers.emr import EmrAddStepsTrigger
 from airflow.providers.common.compat.sdk import AirflowException
-from airflow.sdk.exceptions import TaskDeferred
-from conformance_helpers import flavour
-from emr_conformance import first_event, outcome, trigger_kwargs, without_step_markers
+from conformance_helpers import first_event, flavour, outcome
+from emr_conformance import without_step_markers
 
 import moto_server
 from airflow_resumable.jobs import emr as ours
@@ -45,15 +46,7 @@ def _args(cluster: str, **kwargs: Any) -> dict[str, Any]:
 @pytest.fixture
 def make(flavour_name: str, cluster: str) -> Any:
     """``make(**overrides)``: this test's flavour; ``make.provider(**overrides)``: the reference."""
-    chosen = flavour(flavour_name, THEIRS, ours.EmrAddStepsOperator)
-
-    def build(**kwargs: Any) -> Any:
-        return chosen(**_args(cluster, **kwargs))
-
-    build.provider = lambda **kwargs: THEIRS(**_args(cluster, **kwargs))  # type: ignore[attr-defined]
-    build.durable = chosen.durable  # type: ignore[attr-defined]
-    build.cls = chosen.cls  # type: ignore[attr-defined]
-    return build
+    return conformance.operator_maker(flavour_name, THEIRS, ours.EmrAddStepsOperator, partial(_args, cluster))
 
 
 def _ends(op: Any, *states: str) -> Any:
@@ -92,19 +85,13 @@ def _same(got: tuple[str, Any], expected: tuple[str, Any], ids: list[str], ref_i
 # -- the class and its constructor ---------------------------------------------------------------------
 def test_class_surface_is_the_providers(make):
     op = make()
-    for name in ("template_fields", "template_fields_renderers", "template_ext", "ui_color", "ui_fgcolor"):
-        assert getattr(op, name) == getattr(THEIRS, name), name
-    assert [type(link) for link in op.operator_extra_links] == [type(x) for x in THEIRS.operator_extra_links]
-    assert isinstance(op, THEIRS)
+    conformance.assert_class_surface_is_the_providers(op, THEIRS)
 
 
 @pytest.mark.parametrize("extra", [{}, {"wait_for_completion": True, "deferrable": True}, {"steps": None}])
 def test_constructor_defaults_and_attributes(make, extra):
     op, ref = make(**extra), make.provider(**extra)
-    skip = {"durable", "_log", "_BaseOperator__init_kwargs", "_BaseOperator__from_mapped"}
-    assert {k: v for k, v in vars(op).items() if k not in skip} == {
-        k: v for k, v in vars(ref).items() if k not in skip
-    }
+    assert conformance.constructed_attributes(op) == conformance.constructed_attributes(ref)
 
 
 @pytest.mark.parametrize("clusters", [{}, {"job_flow_name": "x"}], ids=["neither", "both"])
@@ -205,16 +192,11 @@ def test_on_kill_leaves_the_steps_as_the_provider_does(make, task_context, clust
 # -- deferrable ------------------------------------------------------------------------------------------
 def test_deferrable_defers_on_the_providers_trigger_which_runs_to_success(make, task_context, cluster):
     ref, op, ref_calls, calls = _both(make, deferrable=True, waiter_delay=0)
-    with pytest.raises(TaskDeferred) as ref_deferred:
-        ref.execute(task_context())
-    with pytest.raises(TaskDeferred) as deferred:
-        op.execute(task_context())
-
-    got, expected = deferred.value, ref_deferred.value
-    assert isinstance(got.trigger, EmrAddStepsTrigger)
-    path, kwargs = trigger_kwargs(got.trigger, "step_ids")
-    assert (path, kwargs) == trigger_kwargs(expected.trigger, "step_ids")
-    assert (got.method_name, got.timeout) == (expected.method_name, expected.timeout)
+    expected = conformance.deferral(ref.execute, task_context())
+    got = conformance.deferral(op.execute, task_context())
+    conformance.assert_defers_as_the_provider(
+        got, expected, EmrAddStepsTrigger, "step_ids", method_kwargs=False
+    )
     assert calls.names() == ref_calls.names()
 
     step_ids = got.trigger.serialize()[1]["step_ids"]
