@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from airflow.providers.amazon.aws.triggers.sagemaker import SageMakerTrigger
 from airflow.providers.common.compat.sdk import AirflowException
 
-from airflow_resumable.jobs import _emr_common as common
+from airflow_resumable.jobs import _aws_common as common
 from airflow_resumable.jobs import _errors, _intent
 from airflow_resumable.jobs.base import Decision
 
@@ -59,7 +59,7 @@ def rotated_name(name: str, generation: int, nonce: str) -> str:
     return f"{head}{tail}" if head else tail.lstrip("-")
 
 
-class SageMakerDurable(common.EmrDurable):
+class SageMakerDurable(common.AwsDurable):
     """The durable flow both operators share; each names its job kind and the provider's calls for it."""
 
     kind: ClassVar[str]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, cast
 
-from airflow_resumable.jobs import _emr_common as common
+from airflow_resumable.jobs import _aws_common as common
 
 try:
     import airflow.providers.amazon.aws.operators.athena as _provider
@@ -50,7 +50,7 @@ ATHENA_STATES = common.JobStates(
 )
 
 
-class AthenaOperator(common.EmrDurable, _provider.AthenaOperator):
+class AthenaOperator(common.AwsDurable, _provider.AthenaOperator):
     """``AthenaOperator`` that reconnects to its query after a crash instead of running it again.
 
     Same arguments, attributes, link and result (the query execution id) as the provider's operator, plus

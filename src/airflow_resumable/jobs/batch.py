@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, cast
 
-from airflow_resumable.jobs import _emr_common as common
+from airflow_resumable.jobs import _aws_common as common
 from airflow_resumable.jobs import _errors
 
 try:
@@ -63,7 +63,7 @@ class BatchJobNotFoundError(JobError):
     """``DescribeJobs`` returned no job for a stored id: AWS Batch no longer knows it (a new generation)."""
 
 
-class BatchOperator(common.EmrDurable, _provider.BatchOperator):
+class BatchOperator(common.AwsDurable, _provider.BatchOperator):
     """``BatchOperator`` that finds its job after a crash instead of submitting another.
 
     Same arguments, attributes, links, XComs and result (the job id) as the provider's operator, plus

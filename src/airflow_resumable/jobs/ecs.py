@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, cast
 
 from airflow_resumable.errors import JobError
-from airflow_resumable.jobs import _emr_common as common
+from airflow_resumable.jobs import _aws_common as common
 from airflow_resumable.jobs import _errors, _intent, _job_state
 
 try:
@@ -83,7 +83,7 @@ def task_status(task: Mapping[str, Any], skip_on_exit_code: Any = ()) -> str:
     return SUCCEEDED
 
 
-class EcsRunTaskOperator(common.EmrDurable, _provider.EcsRunTaskOperator):
+class EcsRunTaskOperator(common.AwsDurable, _provider.EcsRunTaskOperator):
     """``EcsRunTaskOperator`` that reconnects to its task after a crash instead of running another.
 
     Same arguments, attributes, XComs (``ecs_task_arn``), log fetching, errors and result as the provider's

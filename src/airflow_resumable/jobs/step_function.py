@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from airflow_resumable.jobs import _emr_common as common
+from airflow_resumable.jobs import _aws_common as common
 from airflow_resumable.jobs import _errors
 
 try:
@@ -56,7 +56,7 @@ def execution_arn(state_machine_arn: str, name: str) -> str:
     return f"{head}:execution:{machine}:{name}"
 
 
-class StepFunctionStartExecutionOperator(common.EmrDurable, _provider.StepFunctionStartExecutionOperator):
+class StepFunctionStartExecutionOperator(common.AwsDurable, _provider.StepFunctionStartExecutionOperator):
     """``StepFunctionStartExecutionOperator`` that finds its execution after a crash, never starting two.
 
     Same arguments, attributes, links and result (the execution ARN) as the provider's operator, plus
