@@ -233,7 +233,7 @@ class AwsDurable(DurableJobMixin):
     def job_created_at(self, external_id: JsonValue) -> datetime | None:
         """When the backend says job ``external_id`` was created (aware); ``None`` if it does not say.
 
-        Read after a submission with the author's own token (see ``_submission_may_exist``).
+        Read after a submission with the author's own token (see `submit_may_return_existing_job()`).
         Without a time (the default) every job such a submission returns is checked as possibly an
         earlier one.
         """
@@ -246,7 +246,7 @@ class AwsDurable(DurableJobMixin):
         self._submitted_external_id = external_id
         return external_id
 
-    def _submission_may_exist(self, decision: ResumeDecision) -> bool:
+    def submit_may_return_existing_job(self, decision: ResumeDecision) -> bool:
         """A repeated submission, or the author's own token handing back a job made before this try.
 
         The author's token may have been used by an earlier incarnation of the task (a state reset, the
@@ -255,7 +255,7 @@ class AwsDurable(DurableJobMixin):
         creation time tells the two apart, allowing `CLOCK_SKEW` (an earlier job created within it counts
         as this try's; the next retry starts a new generation from the stored id).
         """
-        if super()._submission_may_exist(decision):
+        if super().submit_may_return_existing_job(decision):
             return True
         if decision.token is None or decision.token != self.user_token():
             return False

@@ -158,7 +158,7 @@ class AthenaOperator(common.AwsDurable, _provider.AthenaOperator):
         self._adopt(query_execution_id, context)
         return query_execution_id
 
-    def _submission_may_exist(self, decision: ResumeDecision) -> bool:
+    def submit_may_return_existing_job(self, decision: ResumeDecision) -> bool:
         """A repeated submission, or your token handing back a query submitted before this try started.
 
         Your own ``client_request_token`` may have been used by an earlier incarnation of the task (state

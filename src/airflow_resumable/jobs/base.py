@@ -225,13 +225,28 @@ class DurableJobMixin(ResumableJobMixin):
         """
         return _errors.is_transient(error)
 
-    def _submission_may_exist(self, decision: ResumeDecision) -> bool:
-        """True when submitting ``decision`` may hand back an existing job (its token was used before).
+    def submit_may_return_existing_job(self, decision: ResumeDecision) -> bool:
+        """True when submitting ``decision`` may hand back a job an earlier submission made.
 
-        Then the job's status is checked right after submitting. Operators whose users may pass their own
-        token override this.
+        Then the returned job's status is checked right after submitting: a job that already failed (or
+        that the backend does not know) is followed by the next generation in the same try (see
+        [`submit_durably`][airflow_resumable.jobs.base.DurableJobMixin.submit_durably]). The default is
+        ``decision.repeats_submission``: a submission that repeats an earlier try's (same token, id never
+        stored) gets that try's job back from a backend that deduplicates by token.
+
+        Override it to return ``False`` for a backend whose submit always makes a new job (AWS Batch
+        ``SubmitJob``: a repeated submission relies on
+        [`find_submitted_job`][airflow_resumable.jobs.base.DurableJobMixin.find_submitted_job] instead),
+        or ``True`` in more cases, e.g. when a token the DAG author passed may name an older job.
+
+        :param decision: the ``FRESH`` or ``RESUBMIT`` decision just submitted.
         """
         return decision.repeats_submission
+
+    def _submission_may_exist(self, decision: ResumeDecision) -> bool:
+        """[`submit_may_return_existing_job`][airflow_resumable.jobs.base.DurableJobMixin.submit_may_return_existing_job],
+        the name operators overrode before it was public."""
+        return self.submit_may_return_existing_job(decision)
 
     # -- the decision ----------------------------------------------------------------------------------
     def decide(self, context: Context) -> ResumeDecision:

@@ -202,7 +202,7 @@ class BatchOperator(common.AwsDurable, _provider.BatchOperator):
             return True
         return super().is_job_not_found(error)
 
-    def _submission_may_exist(self, decision: ResumeDecision) -> bool:
+    def submit_may_return_existing_job(self, decision: ResumeDecision) -> bool:
         """Never: ``SubmitJob`` always makes a new job, it cannot hand back an earlier one."""
         return False
 

@@ -104,7 +104,7 @@ class _DurableDatabricksRun(DurableJobMixin):
             return user
         return _intent.rotated_token(user, generation, TOKEN_MAX_LENGTH, owner=type(self).__name__)
 
-    def _submission_may_exist(self, decision: ResumeDecision) -> bool:
+    def submit_may_return_existing_job(self, decision: ResumeDecision) -> bool:
         """A repeated submission, or the author's own token: Databricks may hand back an earlier run."""
         return decision.repeats_submission or decision.token == self._user_token()
 

@@ -293,9 +293,6 @@ class EcsRunTaskOperator(common.AwsDurable, _provider.EcsRunTaskOperator):
             isinstance(e, EcsTaskMissingError) for e in _errors.causes(error)
         ) or super().is_job_not_found(error)
 
-    def _submission_may_exist(self, decision: ResumeDecision) -> bool:
-        return decision.repeats_submission
-
     # -- helpers ---------------------------------------------------------------------------------------
     def _logs_enabled(self) -> bool:
         return bool(super()._aws_logs_enabled())  # type: ignore[no-untyped-call]

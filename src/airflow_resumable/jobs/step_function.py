@@ -169,7 +169,7 @@ class StepFunctionStartExecutionOperator(common.AwsDurable, _provider.StepFuncti
         """The execution ARN, as the provider's operator returns it."""
         return str(external_id)
 
-    def _submission_may_exist(self, decision: ResumeDecision) -> bool:
+    def submit_may_return_existing_job(self, decision: ResumeDecision) -> bool:
         """A repeated submission, or a name that was taken (``ExecutionAlreadyExists``: an earlier execution).
 
         ``StartExecution`` that succeeds started this execution, or returned the *running* one with this name
