@@ -238,16 +238,22 @@ def _cancelled_reason(mark: Mapping[str, Any]) -> str:
 
 def _find_submitted(op: DurableJobMixin, intent: Mapping[str, Any], context: Context) -> JsonValue | None:
     """[`find_submitted_job`][airflow_resumable.jobs.base.DurableJobMixin.find_submitted_job] for ``intent``,
-    with ``submitted_at`` if the override accepts it."""
+    with ``submitted_at`` if the override accepts it, and ``recorded_fields`` if it names that keyword (an
+    older override's ``**kwargs`` does not get it)."""
     find = op.find_submitted_job
+    extra: dict[str, Any] = {}
     if _accepts_keyword(find, "submitted_at"):
-        return find(intent["token"], context, submitted_at=_intent.submitted_at(intent))
-    return find(intent["token"], context)
+        extra["submitted_at"] = _intent.submitted_at(intent)
+    if _accepts_keyword(find, "recorded_fields", named=True):
+        extra["recorded_fields"] = _intent.recorded_fields(intent)
+    return find(intent["token"], context, **extra)
 
 
-def _accepts_keyword(fn: Any, name: str) -> bool:
+def _accepts_keyword(fn: Any, name: str, *, named: bool = False) -> bool:
+    """Whether ``fn`` takes the keyword ``name``: by that name, or (unless ``named``) through ``**kwargs``."""
     try:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):  # pragma: no cover - builtins and C callables
         return False
-    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+    varkw = not named and any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+    return varkw or any(p.name == name for p in params)

@@ -8,11 +8,10 @@ imports the Amazon provider or botocore, so it can be read (and unit-tested) wit
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
 
 from airflow_resumable.errors import JobError
-from airflow_resumable.jobs import _aws_common, _errors, _intent
+from airflow_resumable.jobs import _aws_common, _errors
 from airflow_resumable.jobs._aws_common import (
     CLOCK_SKEW,
     DISCOVERY_SLACK,
@@ -25,9 +24,6 @@ from airflow_resumable.jobs._aws_common import (
     pick,
     recorded_field,
 )
-
-if TYPE_CHECKING:
-    from airflow_resumable.jobs.base import DurableJobMixin, ResumeDecision
 
 __all__ = [
     "CLOCK_SKEW",
@@ -147,41 +143,3 @@ class EmrDurable(AwsDurable):
     def is_job_not_found(self, error: BaseException) -> bool:
         """EMR's own ways of saying "no such job or step" (see `is_aws_not_found()`), then the base's."""
         return is_aws_not_found(error) or super().is_job_not_found(error)
-
-
-def submit_once_recording(
-    op: DurableJobMixin, store: Any, context: Any, decision: ResumeDecision, fields: Mapping[str, Any]
-) -> Any:
-    """The base's one durable submission (intent, ``submit_job``, id), the intent also holding ``fields``.
-
-    Stands in for a base hook that adds backend fields to the write-ahead intent (the EMR steps operator
-    records the cluster there); the rest is `airflow_resumable.jobs._submission.submit_once()`.
-    """
-    from airflow_resumable.jobs import _job_state
-
-    owner = type(op).__name__
-    op.submission_generation = decision.generation
-    op.submission_token = decision.token
-    intent = {**_intent.new_intent(decision.generation, decision.token), **fields}
-    if store is not None:
-        try:
-            _job_state.write(
-                store, op.intent_key, intent, what="submission intent", owner=owner, never_expire=True
-            )
-        except Exception as exc:
-            raise JobError(
-                f"{owner} could not record its submission intent under {op.intent_key!r}, so "
-                f"nothing was submitted ({exc!r}). A retry will try again."
-            ) from exc
-    external_id = op.submit_job(context)
-    if store is not None and external_id is not None:
-        try:
-            _job_state.record_submitted(store, op.external_id_key, intent, external_id, owner=owner)
-        except Exception as exc:
-            op.log.error(
-                "Could not store the submitted job id; a retry will find the job by its submission token",
-                external_id=external_id,
-                token=decision.token,
-                error=repr(exc),
-            )
-    return external_id

@@ -8,6 +8,7 @@ Before a durable operator submits, it stores an *intent* under ``<external_id_ke
 ```
 
 and, once the backend answered, the same record with ``"state": "submitted"`` and ``"external_id"``.
+An operator's ``intent_fields`` adds backend fields to it (the EMR steps operator: ``"job_flow_id"``).
 A job cancelled from outside (``airflow-resumable state orphans --cancel``) is recorded in the same intent as
 ``"cancelled": {"external_id", "at", "by", "reason"}`` (the state stays ``"submitted"``); the next try
 treats that job as ended and submits a new generation, whose intent starts without the mark.
@@ -38,6 +39,7 @@ __all__ = [
     "derived_token",
     "new_intent",
     "parse_intent",
+    "recorded_fields",
     "rotated_token",
     "submitted_at",
 ]
@@ -129,6 +131,16 @@ def parse_intent(raw: object) -> dict[str, Any] | None:
         and raw.get("state") in (SUBMITTING, SUBMITTED)
     )
     return cast("dict[str, Any]", dict(raw)) if ok else None
+
+
+RESERVED_FIELDS = frozenset({"generation", "token", "submitted_at", "state", "external_id", CANCELLED})
+"""The intent's own fields; an operator's
+[`intent_fields`][airflow_resumable.jobs.base.DurableJobMixin.intent_fields] must use other names."""
+
+
+def recorded_fields(intent: Mapping[str, Any]) -> dict[str, Any]:
+    """The backend fields ``intent`` records beside its own (what ``intent_fields`` returned)."""
+    return {k: v for k, v in intent.items() if k not in RESERVED_FIELDS}
 
 
 def cancellation(intent: Mapping[str, Any] | None, external_id: object) -> dict[str, Any] | None:

@@ -6,9 +6,10 @@ when a submission hands back a job that had already failed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from airflow_resumable.errors import JobError
+from airflow_resumable.errors import InvalidValueError, JobError
 from airflow_resumable.jobs import _intent, _job_state
 
 if TYPE_CHECKING:
@@ -33,16 +34,30 @@ def status_after_submit(op: DurableJobMixin, external_id: JsonValue, context: Co
         raise
 
 
-def submit_once(op: DurableJobMixin, store: Any, context: Context, decision: ResumeDecision) -> JsonValue:
+def submit_once(
+    op: DurableJobMixin,
+    store: Any,
+    context: Context,
+    decision: ResumeDecision,
+    fields: Mapping[str, Any] | None = None,
+) -> JsonValue:
     """Write the intent (nothing is submitted if that fails), call ``submit_job``, record the id.
 
-    A failure to record the id after a successful submit is logged, not raised: the intent lets a retry
-    find the job again.
+    ``fields`` are backend facts recorded in the intent beside its own (names in
+    ``_intent.RESERVED_FIELDS`` are refused before anything is written). A failure to record the id after
+    a successful submit is logged, not raised: the intent lets a retry find the job again.
     """
     owner = type(op).__name__
+    clash = sorted(set(fields or {}) & _intent.RESERVED_FIELDS)
+    if clash:
+        raise InvalidValueError(
+            f"{owner}.intent_fields() returned {clash}, which the submission intent uses itself. "
+            "Give these backend fields other names."
+        )
     op.submission_generation = decision.generation
     op.submission_token = decision.token
-    intent = _intent.new_intent(decision.generation, decision.token)
+    op.submission_repeats = decision.repeats_submission
+    intent = {**_intent.new_intent(decision.generation, decision.token), **(fields or {})}
     if store is not None:
         try:
             _job_state.write(

@@ -109,6 +109,10 @@ class DurableJobMixin(ResumableJobMixin):
     submission_generation: int | None = None
     """The generation (1, 2, ...) of the current submission; set right before ``submit_job`` is called."""
 
+    submission_repeats: bool = False
+    """True when the current submission repeats an earlier try's (same generation and token, its id never
+    stored), so some of its work may exist already; set right before ``submit_job`` is called."""
+
     # Like ResumableJobMixin.__init__: the mixin is no operator class, so BaseOperatorMeta does not wrap
     # its __init__ on its own, and every __init__ in an operator's chain must be wrapped.
     @BaseOperatorMeta._apply_defaults  # type: ignore[type-var]
@@ -203,9 +207,32 @@ class DurableJobMixin(ResumableJobMixin):
         Backends without token dedup (EMR steps) search for a marker here.
 
         An override may keep the older two-argument form ``find_submitted_job(self, token, context)``: it
-        is then called without ``submitted_at``.
+        is then called without ``submitted_at``. An override that also takes a ``recorded_fields``
+        keyword gets the backend fields the submission's intent recorded (what
+        [`intent_fields`][airflow_resumable.jobs.base.DurableJobMixin.intent_fields] returned; ``{}``
+        for none), e.g. the cluster the EMR steps operator sent its steps to.
+
+        :param token: the token the unfinished submission used.
+        :param context: the task context.
+        :param submitted_at: when the submission was recorded, or ``None``.
         """
         return None
+
+    def intent_fields(self, context: Context, decision: ResumeDecision) -> Mapping[str, JsonValue]:
+        """Backend facts to record in the submission intent beside its generation and token; none by
+        default.
+
+        Called right before the intent is written, so a retry that finds the intent without a job id can
+        look in the right place: the fields are passed to
+        [`find_submitted_job`][airflow_resumable.jobs.base.DurableJobMixin.find_submitted_job] as
+        ``recorded_fields``. The values must be JSON; the intent's own names (``generation``, ``token``,
+        ``submitted_at``, ``state``, ``external_id``, ``cancelled``) are refused before anything is
+        written.
+
+        :param context: the task context.
+        :param decision: the ``FRESH`` or ``RESUBMIT`` decision about to be submitted.
+        """
+        return {}
 
     def is_job_not_found(self, error: BaseException) -> bool:
         """True when ``error`` means the backend no longer knows the job (HTTP 404, expired history).
@@ -354,7 +381,8 @@ class DurableJobMixin(ResumableJobMixin):
 
     def _submit_once(self, store: Any, context: Context, decision: ResumeDecision) -> JsonValue:
         """One submission: write the intent, call ``submit_job``, record the id (see ``_submission``)."""
-        return _submission.submit_once(self, store, context, decision)
+        fields = self.intent_fields(context, decision)
+        return _submission.submit_once(self, store, context, decision, fields)
 
     # -- the blocking path -----------------------------------------------------------------------------
     def execute_resumable(self, context: Context) -> Any:

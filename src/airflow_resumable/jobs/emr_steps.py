@@ -28,6 +28,8 @@ except ImportError as exc:  # a test hides the provider to check this message
 from airflow_resumable.jobs.base import Decision
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from airflow.sdk.definitions.context import Context
     from pydantic import JsonValue
 
@@ -67,7 +69,6 @@ class EmrAddStepsOperator(common.EmrDurable, _provider.EmrAddStepsOperator):
     user_token_argument = None  # AddJobFlowSteps takes no token
 
     _job_flow_id_resolved: str | None = None
-    _repeating = False
     _steps_this_try: list[dict[str, Any]] | None = None
 
     def execute(self, context: Context) -> list[str]:
@@ -113,7 +114,7 @@ class EmrAddStepsOperator(common.EmrDurable, _provider.EmrAddStepsOperator):
             {**step, "Name": common.with_marker(step.get("Name"), token, i)} for i, step in enumerate(steps)
         ]
         on_cluster: dict[int, dict[str, Any]] = {}
-        if self._repeating:  # an earlier try's submission with this token may have added some steps
+        if self.submission_repeats:  # an earlier try's submission with this token may have added some steps
             now = datetime.now(tz=timezone.utc)
             on_cluster = self._find_marked_steps(job_flow_id, token, len(steps), common.created_after(now))
         found = {i: str(step["Id"]) for i, step in on_cluster.items()}
@@ -182,7 +183,12 @@ class EmrAddStepsOperator(common.EmrDurable, _provider.EmrAddStepsOperator):
         return _steps_of(external_id)[1]
 
     def find_submitted_job(
-        self, token: str, context: Context, *, submitted_at: datetime | None = None
+        self,
+        token: str,
+        context: Context,
+        *,
+        submitted_at: datetime | None = None,
+        recorded_fields: Mapping[str, Any] | None = None,
     ) -> JsonValue | None:
         """The steps of the submission with ``token`` when *all* are on its recorded cluster, else ``None``.
 
@@ -190,7 +196,7 @@ class EmrAddStepsOperator(common.EmrDurable, _provider.EmrAddStepsOperator):
         reuses the steps that are there and adds only the missing ones. A recorded cluster EMR no longer
         knows holds none of them.
         """
-        job_flow_id = common.recorded_field(self, context, "job_flow_id") or self._cluster()
+        job_flow_id = (recorded_fields or {}).get("job_flow_id") or self._cluster()
         count = len(self._rendered_steps(context))
         try:
             start = common.created_after(submitted_at)
@@ -222,18 +228,17 @@ class EmrAddStepsOperator(common.EmrDurable, _provider.EmrAddStepsOperator):
         )
 
     # -- the submission's cluster ------------------------------------------------------------------------
-    def _submit_once(self, store: Any, context: Context, decision: ResumeDecision) -> JsonValue:
-        """One submission, its intent recording the cluster the steps go to (before they are added).
+    def intent_fields(self, context: Context, decision: ResumeDecision) -> Mapping[str, JsonValue]:
+        """The cluster the steps go to, recorded in the intent before they are added.
 
         A repeated submission goes to the cluster the earlier one recorded while that cluster still takes
         steps, so the steps of one submission stay together; otherwise to the cluster resolved now.
         """
-        self._repeating = decision.repeats_submission
-        recorded = common.recorded_field(self, context, "job_flow_id") if self._repeating else None
+        repeating = decision.repeats_submission
+        recorded = common.recorded_field(self, context, "job_flow_id") if repeating else None
         if recorded and recorded != self._job_flow_id_resolved and self._takes_steps(recorded):
             self._job_flow_id_resolved = recorded
-        fields = {"job_flow_id": self._cluster()}
-        return cast("JsonValue", common.submit_once_recording(self, store, context, decision, fields))
+        return {"job_flow_id": self._cluster()}
 
     def _takes_steps(self, job_flow_id: str) -> bool:
         try:

@@ -1,5 +1,6 @@
 """The public hooks operators override instead of the mixin's private methods: whether a submit may hand
-back an earlier job (``submit_may_return_existing_job``)."""
+back an earlier job (``submit_may_return_existing_job``), and backend fields recorded in the intent
+(``intent_fields``) and passed back to ``find_submitted_job`` (``recorded_fields``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from toy_backend import ToyOperator, ToyService
 
-from airflow_resumable.errors import JobError
+from airflow_resumable.errors import InvalidValueError, JobError
 from airflow_resumable.testing import InMemoryStateBackend, make_context
 
 if TYPE_CHECKING:
@@ -64,3 +65,47 @@ def test_an_operator_whose_submit_never_returns_an_old_job_skips_the_check(state
     assert op.submit_durably(_ctx(state_backend, 2), decision) == "job-1"
     assert service.status_calls == before  # no status check after the submit
     assert [d.token for d in calls] == ["tok-g1"]
+
+
+class Recording(ToyOperator):
+    """Records the queue it submits to; its search reads it back from the intent."""
+
+    seen: list[Any]
+
+    def intent_fields(self, context: Any, decision: ResumeDecision) -> dict[str, Any]:
+        return {"queue": "q-7"}
+
+    def submit_job(self, context: Any) -> Any:
+        raise RuntimeError("the worker died while submitting")
+
+    def find_submitted_job(
+        self, token: str, context: Any, *, submitted_at: Any = None, recorded_fields: Any = None
+    ) -> Any:
+        self.seen.append(recorded_fields)
+        return None
+
+
+def test_intent_fields_are_recorded_and_handed_to_the_search_of_a_retry(state_backend):
+    op = Recording(task_id="task", service=ToyService())
+    op.seen = []
+    with pytest.raises(RuntimeError, match="worker died"):
+        op.execute(_ctx(state_backend))
+    intent = state_backend.task_store().get(INTENT)
+    assert intent["queue"] == "q-7" and intent["state"] == "submitting"
+
+    retry = Recording(task_id="task", service=ToyService())
+    retry.seen = []
+    assert retry.decide(_ctx(state_backend, 2)).repeats_submission
+    assert retry.seen == [{"queue": "q-7"}]
+
+
+def test_intent_fields_using_the_intents_own_names_are_refused_before_anything_is_written(state_backend):
+    class Clashing(ToyOperator):
+        def intent_fields(self, context: Any, decision: ResumeDecision) -> dict[str, Any]:
+            return {"token": "mine"}
+
+    service = ToyService()
+    with pytest.raises(InvalidValueError, match=r"intent_fields\(\) returned \['token'\]"):
+        Clashing(task_id="task", service=service).execute(_ctx(state_backend))
+    assert state_backend.task_store().get(INTENT) is None
+    assert service.submit_calls == 0
