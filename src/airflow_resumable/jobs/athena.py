@@ -11,7 +11,7 @@ Needs the Amazon provider: ``pip install 'airflow-resumable[amazon]'``.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, cast
 
 from airflow_resumable.jobs import _aws_common as common
@@ -34,12 +34,8 @@ if TYPE_CHECKING:
     from airflow.sdk.definitions.context import Context
     from pydantic import JsonValue
 
-    from airflow_resumable.jobs.base import ResumeDecision
 
 __all__ = ["ATHENA_STATES", "AthenaOperator"]
-
-CLOCK_SKEW = timedelta(minutes=1)
-"""How much older than this try's submission a query returned for your token must be to count as earlier."""
 
 # Athena QueryExecutionState (API reference, QueryExecutionStatus.State).
 ATHENA_STATES = common.JobStates(
@@ -81,8 +77,6 @@ class AthenaOperator(common.AwsDurable, _provider.AthenaOperator):
     idempotency_token_max_length = 128
     """``ClientRequestToken`` takes 32 to 128 characters (derived tokens have at least 32)."""
 
-    _started_at: datetime | None = None
-
     def execute(self, context: Context) -> str | None:
         """Durable start: decide, then reconnect, return, or start the query once with the recorded token."""
         if not self.runs_durably(context):
@@ -116,7 +110,6 @@ class AthenaOperator(common.AwsDurable, _provider.AthenaOperator):
     # -- the six methods -----------------------------------------------------------------------------
     def submit_job(self, context: Context) -> JsonValue:
         """``StartQueryExecution`` through the provider's hook, with the recorded ``ClientRequestToken``."""
-        self._started_at = datetime.now(tz=timezone.utc)
         query_execution_id = self.hook.run_query(
             self.query,
             self.query_execution_context,
@@ -158,21 +151,14 @@ class AthenaOperator(common.AwsDurable, _provider.AthenaOperator):
         self._adopt(query_execution_id, context)
         return query_execution_id
 
-    def submit_may_return_existing_job(self, decision: ResumeDecision) -> bool:
-        """A repeated submission, or your token handing back a query submitted before this try started.
-
-        Your own ``client_request_token`` may have been used by an earlier incarnation of the task (state
-        reset, or the provider's operator): Athena then returns that query. A query submitted now that
-        failed at once (a syntax error) is this try's failure, reported as the provider reports it, not
-        submitted again: the query's ``SubmissionDateTime`` tells the two apart.
-        """
-        if decision.repeats_submission:
-            return True
-        if decision.token is None or decision.token != self.user_token() or self._started_at is None:
-            return False
-        response = self.hook.get_conn().get_query_execution(QueryExecutionId=self.query_execution_id)
+    def job_created_at(self, external_id: JsonValue) -> datetime | None:
+        """The query's ``SubmissionDateTime`` (GetQueryExecution): tells a query your token handed back
+        from an earlier try's apart from one this submission started."""
+        response = self.hook.get_conn().get_query_execution(QueryExecutionId=str(external_id))
         submitted = response["QueryExecution"]["Status"].get("SubmissionDateTime")
-        return isinstance(submitted, datetime) and submitted < self._started_at - CLOCK_SKEW
+        if not isinstance(submitted, datetime):
+            return None
+        return submitted if submitted.tzinfo is not None else submitted.replace(tzinfo=timezone.utc)
 
     # -- helpers ---------------------------------------------------------------------------------------
     def _adopt(self, query_execution_id: str, context: Context) -> None:
