@@ -22,9 +22,8 @@ What cancel sends (each once, and only to a job that is still running):
 Cancel reads the status first: a job that already ended, or is being stopped, is left alone and
 [`cancel()`][airflow_resumable.ops.backends_aws.AwsBackend.cancel] says so instead of sending anything.
 
-A job whose task *succeeded* while its DAG run still runs is not reported active: the task handed it on
-(a cluster kept for the steps that follow, a job a sensor waits for), so ``state orphans`` leaves it alone
-until the run is over. Its status says ``handed on``.
+A job whose task *succeeded* while its DAG run still runs is handed on, not orphaned, whatever its
+backend: see [`with_live_status()`][airflow_resumable.ops.tasks.with_live_status].
 
 These backends are registered by [`airflow_resumable.ops.backends`][airflow_resumable.ops.backends] itself.
 """
@@ -52,8 +51,6 @@ __all__ = [
 
 REASON = "orphaned: its task instance is no longer running (airflow-resumable state orphans --cancel)"
 """The reason sent with a stop where the API takes one (Batch, ECS)."""
-
-_RUN_LIVE = ("running", "queued")
 
 
 def arn_part(arn: object, index: int) -> str | None:
@@ -111,11 +108,7 @@ class AwsBackend:
         return state, state in self.active
 
     def status(self, job: JobRecord) -> tuple[str, bool]:
-        text, running = self._live(job, self._hook(job).conn)
-        task = job.task
-        if running and task.state == "success" and task.run_state in _RUN_LIVE:
-            return f"{text} (handed on: its task succeeded and its DAG run is running)", False
-        return text, running
+        return self._live(job, self._hook(job).conn)
 
     def cancel(self, job: JobRecord) -> str | None:
         """Stop the job unless it already ended or is being stopped; ``None`` once the stop was sent, else

@@ -71,8 +71,19 @@ def checkpoints(api: AirflowApi, dag_id: str, run_id: str | None = None) -> list
     return _each_task(api, dag_id, run_id, decode.checkpoints)
 
 
+RUN_LIVE_STATES = ("running", "queued")
+HANDED_ON = " (handed on: its task succeeded and its DAG run is running)"
+
+
 def with_live_status(job: JobRecord) -> JobRecord:
-    """``job`` with the backend's live status, asked through the provider hook by the task's conn id."""
+    """``job`` with the backend's live status, asked through the provider hook by the task's conn id.
+
+    A job still active whose task *succeeded* while its DAG run still runs is handed on, not orphaned (a
+    cluster kept for the steps after it, a run a sensor waits for, a job submitted with
+    ``wait_for_completion=False``): it is reported not active, its status ending in ``(handed on: ...)``,
+    so ``state orphans --cancel`` never stops it under the tasks that use it. Once the run is over it is an
+    orphan like any other.
+    """
     backend = backend_for(job)
     if backend is None or job.external_id is None:
         return job
@@ -80,6 +91,8 @@ def with_live_status(job: JobRecord) -> JobRecord:
         status, active = backend.status(job)
     except Exception as exc:
         return dataclasses.replace(job, backend=backend.name, live_error=_describe(exc))
+    if active and job.task.state == "success" and job.task.run_state in RUN_LIVE_STATES:
+        status, active = status + HANDED_ON, False
     return dataclasses.replace(job, backend=backend.name, live_status=status, live_active=active)
 
 

@@ -18,6 +18,7 @@ from aws_orphans import as_admin, cancel_once, count_calls, job_of, run
 import aws_servers
 import moto_server
 from airflow_resumable.ops import backends_aws
+from airflow_resumable.ops.tasks import with_live_status
 
 pytestmark = pytest.mark.airflow
 
@@ -98,9 +99,10 @@ def test_a_cluster_a_running_dag_run_still_uses_is_not_an_orphan(airflow_sandbox
     job = job_of(dag_id)
     running = dataclasses.replace(job, task=dataclasses.replace(job.task, run_state="running"))
 
-    status, active = backends_aws.EmrClusterBackend().status(running)
-    assert not active
-    assert status == "WAITING (handed on: its task succeeded and its DAG run is running)"
+    assert backends_aws.EmrClusterBackend().status(running) == ("WAITING", True)
+    checked = with_live_status(running)
+    assert checked.live_active is False
+    assert checked.live_status == "WAITING (handed on: its task succeeded and its DAG run is running)"
     assert cluster.state == "WAITING"
 
 
