@@ -72,6 +72,10 @@ class ResumeDecision:
     reason: str | None = None
     """For a ``RESUBMIT`` of a job that did not end on its own: why it is not reconnected to (a job
     cancelled from outside, recorded in the intent, while the backend may still show it active)."""
+    job_forgotten: bool = False
+    """For ``ALREADY_SUCCEEDED``: the backend no longer knows the job, and the intent recorded that it
+    succeeded (see [`record_success`][airflow_resumable.jobs.base.DurableJobMixin.record_success]);
+    ``status`` is the recorded one. ``get_job_result`` cannot ask the backend about such a job."""
 
     @property
     def submits(self) -> bool:
@@ -120,6 +124,8 @@ def span_attributes(decision: ResumeDecision) -> dict[str, Any]:
         attrs["resumable.prior_status"] = decision.status
     if decision.reason is not None:
         attrs["resumable.resubmit_reason"] = decision.reason
+    if decision.job_forgotten:
+        attrs["resumable.job_forgotten"] = True
     return attrs
 
 
@@ -146,6 +152,7 @@ def log_decision(log: Any, decision: ResumeDecision, external_id_key: str) -> No
             external_id_key=external_id_key,
             external_id=decision.external_id,
             status=decision.status,
+            **({"job_forgotten": True} if decision.job_forgotten else {}),
             **own,
         )
     elif decision.action is Decision.RESUBMIT:
@@ -210,6 +217,17 @@ def decide_with_store(op: DurableJobMixin, store: Any, context: Context) -> Resu
     except Exception as exc:
         if not op.is_job_not_found(exc):
             raise
+        done = _intent.succeeded(intent, known_id) if op.records_success else None
+        if done is not None:  # the backend forgot a job a try saw succeed: it is not run again
+            recorded = done.get("status")
+            return ResumeDecision(
+                Decision.ALREADY_SUCCEEDED,
+                known_id,
+                recorded if isinstance(recorded, str) else None,
+                max(seen, 1),
+                token,
+                job_forgotten=True,
+            )
         return op._new(Decision.RESUBMIT, context, seen + 1, previous_external_id=known_id)
     # A job cancelled from outside (recorded in the intent) has ended for this task even while the backend
     # still shows it active (Databricks: TERMINATING for a while): never reconnect to it. Its success stands.
@@ -217,6 +235,7 @@ def decide_with_store(op: DurableJobMixin, store: Any, context: Context) -> Resu
     if op.is_job_active(status) and cancelled is None:
         return ResumeDecision(Decision.RECONNECT, known_id, status, max(seen, 1), token)
     if op.is_job_succeeded(status):
+        op.record_success(context, known_id, status)
         return ResumeDecision(Decision.ALREADY_SUCCEEDED, known_id, status, max(seen, 1), token)
     decision = op._new(Decision.RESUBMIT, context, seen + 1, previous_external_id=known_id)
     return ResumeDecision(

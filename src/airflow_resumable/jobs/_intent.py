@@ -9,6 +9,9 @@ Before a durable operator submits, it stores an *intent* under ``<external_id_ke
 
 and, once the backend answered, the same record with ``"state": "submitted"`` and ``"external_id"``.
 An operator's ``intent_fields`` adds backend fields to it (the EMR steps operator: ``"job_flow_id"``).
+An operator with ``records_success`` records a job seen to succeed as ``"outcome": {"external_id",
+"status", "at"}``, so a retry that finds the backend no longer knows it (ECS forgets stopped tasks within an
+hour) does not run it again.
 A job cancelled from outside (``airflow-resumable state orphans --cancel``) is recorded in the same intent as
 ``"cancelled": {"external_id", "at", "by", "reason"}`` (the state stays ``"submitted"``); the next try
 treats that job as ended and submits a new generation, whose intent starts without the mark.
@@ -33,6 +36,7 @@ __all__ = [
     "CANCELLED",
     "ID_ONLY_KEYS",
     "INTENT_SUFFIX",
+    "OUTCOME",
     "SUBMITTED",
     "SUBMITTING",
     "cancellation",
@@ -42,6 +46,7 @@ __all__ = [
     "recorded_fields",
     "rotated_token",
     "submitted_at",
+    "succeeded",
 ]
 
 INTENT_SUFFIX = ".intent"
@@ -52,6 +57,9 @@ SUBMITTED = "submitted"
 
 CANCELLED = "cancelled"
 """The intent field recording a cancellation from outside: ``{"external_id", "at", "by", "reason"}``."""
+
+OUTCOME = "outcome"
+"""The intent field recording that the intent's job succeeded: ``{"external_id", "status", "at"}``."""
 
 ID_ONLY_KEYS = ("databricks_run_id", "databricks_run_now_id", "glue_job_run_id", "redshift_statement_id")
 """Keys the providers' own resumable operators store a job id under, without an intent."""
@@ -133,7 +141,9 @@ def parse_intent(raw: object) -> dict[str, Any] | None:
     return cast("dict[str, Any]", dict(raw)) if ok else None
 
 
-RESERVED_FIELDS = frozenset({"generation", "token", "submitted_at", "state", "external_id", CANCELLED})
+RESERVED_FIELDS = frozenset(
+    {"generation", "token", "submitted_at", "state", "external_id", CANCELLED, OUTCOME}
+)
 """The intent's own fields; an operator's
 [`intent_fields`][airflow_resumable.jobs.base.DurableJobMixin.intent_fields] must use other names."""
 
@@ -152,6 +162,14 @@ def cancellation(intent: Mapping[str, Any] | None, external_id: object) -> dict[
     if not isinstance(mark, Mapping) or "external_id" not in mark or external_id is None:
         return None
     if mark["external_id"] != external_id:
+        return None
+    return dict(mark)
+
+
+def succeeded(intent: Mapping[str, Any] | None, external_id: object) -> dict[str, Any] | None:
+    """The success ``intent`` records for the job ``external_id``; ``None`` if it records none for it."""
+    mark = intent.get(OUTCOME) if intent is not None else None
+    if not isinstance(mark, Mapping) or external_id is None or mark.get("external_id") != external_id:
         return None
     return dict(mark)
 

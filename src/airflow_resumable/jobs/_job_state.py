@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 from airflow_resumable import _store
@@ -20,13 +21,15 @@ from airflow_resumable.errors import InvalidValueError
 from airflow_resumable.jobs._intent import (
     CANCELLED,
     INTENT_SUFFIX,
+    OUTCOME,
     SUBMITTED,
     SUBMITTING,
     cancellation,
     parse_intent,
+    succeeded,
 )
 
-__all__ = ["accepts_retention", "check_keys", "read_state", "record_submitted", "write"]
+__all__ = ["accepts_retention", "check_keys", "read_state", "record_submitted", "record_success", "write"]
 
 
 def check_keys(owner: str, key: object, previous: object) -> None:
@@ -75,13 +78,34 @@ def write(store: Any, key: str, value: Any, *, what: str, owner: str, never_expi
 def record_submitted(store: Any, key: str, intent: dict[str, Any], external_id: Any, *, owner: str) -> None:
     """Store a submitted job: the intent (with the id) first, then the id under ``key``.
 
-    A cancellation mark the intent holds for another job is dropped: it must not follow a new job.
+    A cancellation mark or success the intent holds for another job is dropped: it must not follow a new job.
     """
     done = {**intent, "state": SUBMITTED, "external_id": external_id}
     if CANCELLED in done and cancellation(done, external_id) is None:
         del done[CANCELLED]
+    if OUTCOME in done and succeeded(done, external_id) is None:
+        del done[OUTCOME]
     write(store, key + INTENT_SUFFIX, done, what="submission intent", owner=owner, never_expire=True)
     write(store, key, external_id, what="job id", owner=owner)
+
+
+def record_success(store: Any, key: str, external_id: Any, status: str | None, *, owner: str) -> bool:
+    """Record in the intent under ``key`` that job ``external_id`` succeeded (with ``status`` if known).
+
+    Only for the job the intent records as submitted; a success recorded for it already is kept (a
+    ``None`` status never replaces a known one). Returns whether the intent now records the success.
+    """
+    intent_key = key + INTENT_SUFFIX
+    intent = parse_intent(_store.retry_call(f"{owner}: reading {intent_key!r}", store.get, intent_key))
+    if intent is None or intent["state"] != SUBMITTED or intent.get("external_id") != external_id:
+        return False
+    seen = succeeded(intent, external_id)
+    if seen is not None and (status is None or seen.get("status") == status):
+        return True
+    when = datetime.now(tz=timezone.utc).isoformat()
+    done = {**intent, OUTCOME: {"external_id": external_id, "status": status, "at": when}}
+    write(store, intent_key, done, what="job outcome", owner=owner, never_expire=True)
+    return True
 
 
 def present(value: Any) -> bool:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_resumable.errors import InvalidValueError, JobError
 from airflow_resumable.jobs import _intent, _job_state
+from airflow_resumable.jobs._decision import Decision
 
 if TYPE_CHECKING:
     from airflow.sdk.definitions.context import Context
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from airflow_resumable.jobs._decision import ResumeDecision
     from airflow_resumable.jobs.base import DurableJobMixin
 
-__all__ = ["status_after_submit", "submit_once"]
+__all__ = ["status_after_submit", "submit_durably", "submit_once"]
 
 
 def status_after_submit(op: DurableJobMixin, external_id: JsonValue, context: Context) -> str | None:
@@ -32,6 +33,39 @@ def status_after_submit(op: DurableJobMixin, external_id: JsonValue, context: Co
         if op.is_job_not_found(exc):
             return None
         raise
+
+
+def submit_durably(op: DurableJobMixin, store: Any, context: Context, decision: ResumeDecision) -> JsonValue:
+    """Submit once; while the backend hands back a job that already failed, submit the next generation
+    (at most ``op.max_submissions_per_try`` submissions). A job it hands back that succeeded is recorded."""
+    for _ in range(max(1, op.max_submissions_per_try)):
+        external_id = op._submit_once(store, context, decision)
+        if external_id is None or not op._submission_may_exist(decision):
+            return external_id
+        status = status_after_submit(op, external_id, context)
+        if status is not None and op.is_job_succeeded(status):
+            op.record_success(context, external_id, status)
+            return external_id
+        if status is not None and op.is_job_active(status):
+            return external_id
+        op.log.warning(
+            "Prior job in terminal state, resubmitting fresh",
+            external_id_key=op.external_id_key,
+            external_id=external_id,
+            status=status,
+            job_not_found=status is None,
+            generation=decision.generation,
+            token=decision.token,
+            returned_by_submission=True,
+        )
+        decision = op._new(
+            Decision.RESUBMIT, context, decision.generation + 1, previous_external_id=external_id
+        )
+    raise JobError(
+        f"{type(op).__name__}: {op.max_submissions_per_try} submissions in a row returned a job that "
+        f"had already failed (last: {external_id!r}), so the backend keeps handing back old jobs for new "
+        "tokens. Check the token the operator sends (idempotency_token) and retry the task."
+    )
 
 
 def submit_once(

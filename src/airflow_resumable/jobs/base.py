@@ -16,7 +16,8 @@ reconnect too.
 Store layout in ``task_state_store`` (retention per key: ``airflow_resumable.jobs._job_state``):
 ``<external_id_key>`` holds the job id, where and how upstream stores it;
 ``<external_id_key>.intent`` holds ``{"generation", "token", "submitted_at", "state": "submitting" |
-"submitted", "external_id"}``.
+"submitted", "external_id"}``, the operator's ``intent_fields``, and (with ``records_success``)
+``"outcome"`` once a try saw the job succeed.
 
 Base order matters: ``class MyOperator(DurableJobMixin, BaseOperator)``; the reverse fails to construct
 on Airflow 3.3 (``TypeError: object.__init__() takes exactly one argument``).
@@ -34,7 +35,7 @@ from airflow.sdk.bases.resumablejobmixin import ResumableJobMixin
 from opentelemetry import trace
 
 from airflow_resumable import _store
-from airflow_resumable.errors import InvalidValueError, JobError
+from airflow_resumable.errors import InvalidValueError
 from airflow_resumable.jobs import _decision, _errors, _intent, _job_state, _submission
 from airflow_resumable.jobs._decision import Decision, ResumeDecision
 from airflow_resumable.jobs._intent import INTENT_SUFFIX
@@ -99,6 +100,13 @@ class DurableJobMixin(ResumableJobMixin):
 
     idempotency_token_max_length: int = 64
     """The longest token the backend accepts (Databricks ``idempotency_token``, EMR ``clientToken``: 64)."""
+
+    records_success: bool = False
+    """Whether a job a try saw succeed is recorded in the intent (see
+    [`record_success`][airflow_resumable.jobs.base.DurableJobMixin.record_success]), so a retry that finds
+    the backend forgot it returns its result instead of running it again. Turn it on for a backend that
+    forgets finished jobs soon (ECS: within an hour) when ``get_job_result`` works for a forgotten job;
+    off (the default), a forgotten job starts a new generation."""
 
     max_submissions_per_try: int = 3
     """How many submissions one try makes when submissions keep returning jobs that already failed."""
@@ -275,6 +283,33 @@ class DurableJobMixin(ResumableJobMixin):
         the name operators overrode before it was public."""
         return self.submit_may_return_existing_job(decision)
 
+    def record_success(self, context: Context, external_id: JsonValue, status: str | None = None) -> None:
+        """Record in the submission intent that job ``external_id`` succeeded.
+
+        A retry that then finds the backend no longer knows the job (ECS forgets a stopped task within
+        an hour) returns its result (``ALREADY_SUCCEEDED`` with
+        [`job_forgotten`][airflow_resumable.jobs.base.ResumeDecision.job_forgotten]) instead of running it
+        again. The mixin calls it when polling returns and when a status check sees success; a deferrable
+        operator calls it from the method its trigger resumes. Only the job the intent records is marked,
+        and only when [`records_success`][airflow_resumable.jobs.base.DurableJobMixin.records_success] is on;
+        without a store (or with ``durable=False``) nothing is written, and a failed write is logged.
+
+        :param context: the task context.
+        :param external_id: the job that succeeded.
+        :param status: the backend status that says so, if known.
+        """
+        store = _task_store(context)
+        if not self.records_success or not self.durable or store is None or external_id is None:
+            return
+        try:
+            _job_state.record_success(
+                store, self.external_id_key, external_id, status, owner=type(self).__name__
+            )
+        except Exception as exc:
+            self.log.error(
+                "Could not record that the job succeeded", external_id=external_id, error=repr(exc)
+            )
+
     # -- the decision ----------------------------------------------------------------------------------
     def decide(self, context: Context) -> ResumeDecision:
         """Decide what this try does about the external job, from what earlier tries stored.
@@ -352,32 +387,7 @@ class DurableJobMixin(ResumableJobMixin):
                 f"submit_durably() takes a FRESH or RESUBMIT decision, got {decision.action.name!r}: "
                 "reconnect to (or return the result of) decision.external_id instead."
             )
-        store = _task_store(context)
-        for _ in range(max(1, self.max_submissions_per_try)):
-            external_id = self._submit_once(store, context, decision)
-            if external_id is None or not self._submission_may_exist(decision):
-                return external_id
-            status = _submission.status_after_submit(self, external_id, context)
-            if status is not None and (self.is_job_active(status) or self.is_job_succeeded(status)):
-                return external_id
-            self.log.warning(
-                "Prior job in terminal state, resubmitting fresh",
-                external_id_key=self.external_id_key,
-                external_id=external_id,
-                status=status,
-                job_not_found=status is None,
-                generation=decision.generation,
-                token=decision.token,
-                returned_by_submission=True,
-            )
-            decision = self._new(
-                Decision.RESUBMIT, context, decision.generation + 1, previous_external_id=external_id
-            )
-        raise JobError(
-            f"{type(self).__name__}: {self.max_submissions_per_try} submissions in a row returned a job that "
-            f"had already failed (last: {external_id!r}), so the backend keeps handing back old jobs for new "
-            "tokens. Check the token the operator sends (idempotency_token) and retry the task."
-        )
+        return _submission.submit_durably(self, _task_store(context), context, decision)
 
     def _submit_once(self, store: Any, context: Context, decision: ResumeDecision) -> JsonValue:
         """One submission: write the intent, call ``submit_job``, record the id (see ``_submission``)."""
@@ -411,12 +421,15 @@ class DurableJobMixin(ResumableJobMixin):
         return self.get_job_result(external_id, context)
 
     def _poll(self, external_id: JsonValue, context: Context) -> Any:
-        return self._retry(
+        """``poll_until_complete`` (transient errors retried); the job's success recorded once it returns."""
+        result = self._retry(
             f"{type(self).__name__}: polling job {external_id}",
             self.poll_until_complete,
             external_id,
             context,
         )
+        self.record_success(context, external_id)
+        return result
 
     def _retry(self, what: str, fn: Callable[..., T], *args: Any) -> T:
         """Call ``fn`` with bounded, jittered retries on

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from airflow_resumable.errors import JobError
@@ -45,8 +45,6 @@ __all__ = ["ECS_TASK_STATES", "EcsRunTaskOperator", "EcsTaskMissingError", "task
 SUCCEEDED = "STOPPED:SUCCEEDED"
 SKIPPED = "STOPPED:SKIPPED"
 FAILED = "STOPPED:FAILED"
-OUTCOME = "outcome"
-"""The intent field recording that the task of the intent's ``external_id`` ended well (ECS forgets it)."""
 
 # ECS task lastStatus (task lifecycle); a stopped task is read like the provider's success check.
 ECS_TASK_STATES = common.JobStates(
@@ -120,9 +118,10 @@ class EcsRunTaskOperator(common.AwsDurable, _provider.EcsRunTaskOperator):
     idempotency_token_max_length = 64
     """``clientToken`` takes up to 64 characters (derived tokens use ``[a-z0-9-]``)."""
     user_token_argument = None  # the provider takes no token
+    records_success = True  # ECS forgets a stopped task within an hour
 
     _started_here = False
-    _known_missing = False
+    _known_missing = False  # ECS forgot a task a try saw end well: it is not described again
 
     def execute(self, context: Context) -> str | None:
         """Durable run: decide, then return, wait on the task found, or run once with the recorded token"""
@@ -141,6 +140,7 @@ class EcsRunTaskOperator(common.AwsDurable, _provider.EcsRunTaskOperator):
             self._started_by = generate_uuid(*map(str, [ti.dag_id, ti.task_id, ti.run_id, ti.map_index]))
         decision = self.decide(context)
         if decision.action is Decision.ALREADY_SUCCEEDED:
+            self._known_missing = decision.job_forgotten
             result = self.get_job_result(decision.external_id, context)
             self._push_arn(context)
             return cast("str | None", result)
@@ -190,7 +190,7 @@ class EcsRunTaskOperator(common.AwsDurable, _provider.EcsRunTaskOperator):
         """The provider's, then the success recorded (so a retry never runs a finished task again)."""
         result = super().execute_complete(context, event)
         if self.arn:
-            self._record_outcome(context, self.arn, SUCCEEDED)
+            self.record_success(context, self.arn, SUCCEEDED)
         return result
 
     # -- the six methods -----------------------------------------------------------------------------
@@ -227,22 +227,15 @@ class EcsRunTaskOperator(common.AwsDurable, _provider.EcsRunTaskOperator):
         return str(self.arn)
 
     def get_job_status(self, external_id: JsonValue, context: Context) -> str:
-        """The task's state from DescribeTasks (see `task_status()`); ``MISSING`` raises, unless this
-        operator recorded that the task succeeded."""
+        """The task's state from DescribeTasks (see `task_status()`); ``MISSING`` raises (a success
+        recorded in the intent still counts: see ``record_success``)."""
         arn = str(external_id)
         response = self.client.describe_tasks(cluster=self.cluster, tasks=[arn])
         tasks = response.get("tasks") or []
         if not tasks:
-            recorded = common.recorded_field(self, context, OUTCOME)
-            if isinstance(recorded, Mapping) and recorded.get("external_id") == arn:
-                self._known_missing = True
-                return str(recorded.get("status"))
             reasons = [f.get("reason") for f in response.get("failures") or []]
             raise EcsTaskMissingError(f"ECS no longer knows task {arn} (DescribeTasks failures: {reasons}).")
-        status = task_status(tasks[0], self.skip_on_exit_code)
-        if status in ECS_TASK_STATES.succeeded:
-            self._record_outcome(context, arn, status)
-        return status
+        return task_status(tasks[0], self.skip_on_exit_code)
 
     def is_job_active(self, status: str) -> bool:
         """Worth waiting on (only when the provider waits: ``wait_for_completion`` or ``deferrable``)."""
@@ -270,7 +263,7 @@ class EcsRunTaskOperator(common.AwsDurable, _provider.EcsRunTaskOperator):
         else:
             self._wait_for_task_ended()
         self._after_execution()  # type: ignore[no-untyped-call]
-        self._record_outcome(context, str(external_id), SUCCEEDED)
+        self.record_success(context, str(external_id), SUCCEEDED)  # with ECS's status (the base's has none)
         if self.do_xcom_push and self.task_log_fetcher:
             return self.task_log_fetcher.get_last_log_message()
         return None
@@ -321,28 +314,3 @@ class EcsRunTaskOperator(common.AwsDurable, _provider.EcsRunTaskOperator):
         intent = _intent.new_intent(decision.generation, decision.token)
         _job_state.record_submitted(store, self.external_id_key, intent, self.arn, owner=type(self).__name__)
         return self.arn
-
-    def _record_outcome(self, context: Context, arn: str, status: str) -> None:
-        """Record in the intent that task ``arn`` ended well (a failure to write is logged, not raised)."""
-        store = context.get("task_state_store") if isinstance(context, Mapping) else None
-        if not self.durable or store is None:
-            return
-        try:
-            intent = store.get(self.intent_key)
-            if not isinstance(intent, Mapping) or intent.get("external_id") != arn:
-                return
-            seen = intent.get(OUTCOME)
-            if isinstance(seen, Mapping) and seen.get("status") == status:
-                return
-            when = datetime.now(tz=timezone.utc).isoformat()
-            done = {**intent, OUTCOME: {"external_id": arn, "status": status, "at": when}}
-            _job_state.write(
-                store,
-                self.intent_key,
-                done,
-                what="task outcome",
-                owner=type(self).__name__,
-                never_expire=True,
-            )
-        except Exception as exc:
-            self.log.error("Could not record that the ECS task ended well", task_arn=arn, error=repr(exc))

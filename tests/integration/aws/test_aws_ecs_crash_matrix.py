@@ -127,8 +127,8 @@ CASES: dict[str, Case] = {
     ),
     "succeeded_then_forgotten": Case(
         """
-        def _record_outcome(self, context, arn, status):
-            super()._record_outcome(context, arn, status)
+        def record_success(self, context, arn, status=None):
+            super().record_success(context, arn, status)
             if first_try():  # the task succeeded; the worker dies before the task instance does, and
                 ecs_local.forget(arn)  # the retry comes after ECS forgot the stopped task
                 raise RuntimeError("worker lost after the ECS task succeeded")
