@@ -26,7 +26,8 @@ font:14px/1.5 Inter,-apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,"Helvetic
 h1{font-size:18px;margin:0 0 4px}h2{font-size:15px;margin:20px 0 8px}
 .muted{color:var(--muted)}.small{font-size:12px}a{color:var(--link)}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}
-.card{border:1px solid var(--line);border-radius:8px;padding:12px 14px;margin:10px 0;background:var(--panel);overflow-x:auto}
+.card{border:1px solid var(--line);border-radius:8px;padding:12px 14px;margin:10px 0;background:var(--panel)}
+.card{overflow-x:auto}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:6px 18px;margin-top:8px}
 .grid div span{display:block;color:var(--muted);font-size:12px}
 .bar{height:14px;border-radius:7px;background:var(--bar);overflow:hidden;margin:6px 0}
