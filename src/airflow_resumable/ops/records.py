@@ -385,3 +385,17 @@ class WatermarkEvent:
             "reason": self.reason,
             "summary": _json(self.summary),
         }
+
+
+JOB_FIELDS = frozenset({"region_name", "virtual_cluster_id", "application_id", "job_flow_id", "cluster_id"})
+"""Rendered task fields, besides ``*conn_id``, that say where a task's job lives."""
+
+
+def job_fields(rendered: Any) -> dict[str, str]:
+    """The connection ids and job-location fields of a task's rendered fields (what a backend needs)."""
+    rendered = rendered if isinstance(rendered, dict) else {}
+    return {
+        k: v
+        for k, v in rendered.items()
+        if isinstance(v, str) and v and (k.endswith("conn_id") or k in JOB_FIELDS)
+    }

@@ -19,25 +19,19 @@ from airflow_resumable.ops import decode
 from airflow_resumable.ops.api import AirflowApi, _text
 from airflow_resumable.ops.backends import backend_for
 from airflow_resumable.ops.errors import NotFoundError
-from airflow_resumable.ops.records import CancelRecord, CheckpointRecord, JobRecord, TaskRef
+from airflow_resumable.ops.records import CancelRecord, CheckpointRecord, JobRecord, TaskRef, job_fields
 
 __all__ = ["checkpoints", "jobs", "orphans", "with_live_status"]
 
 R = TypeVar("R")
 FINISHED_TI_STATES = ["failed", "success", "skipped", "upstream_failed", "removed"]
-JOB_FIELDS = frozenset({"region_name", "virtual_cluster_id", "application_id", "job_flow_id", "cluster_id"})
 """Rendered fields (besides ``*conn_id``) kept on a `TaskRef` for backends to find a job."""
 
 
 def task_ref(ti: Any, run_state: str | None = None) -> TaskRef:
     """A [`TaskRef`][airflow_resumable.ops.records.TaskRef] from a task instance as the REST client returns
     it."""
-    rendered = getattr(ti, "rendered_fields", None) or {}
-    fields = {
-        k: v
-        for k, v in rendered.items()
-        if isinstance(v, str) and v and (k.endswith("conn_id") or k in JOB_FIELDS)
-    }
+    fields = job_fields(getattr(ti, "rendered_fields", None))
     return TaskRef(
         dag_id=ti.dag_id,
         run_id=ti.dag_run_id,

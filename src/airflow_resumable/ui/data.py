@@ -22,12 +22,12 @@ from airflow_resumable.ops.records import (
     TaskRef,
     WatermarkEvent,
     WatermarkView,
+    job_fields,
 )
 from airflow_resumable.ui.links import job_link
 
 __all__ = ["AssetWatermarks", "TaskProgress", "run_progress", "task_progress", "watermarks"]
 
-JOB_FIELDS = frozenset({"region_name", "virtual_cluster_id", "application_id", "job_flow_id", "cluster_id"})
 """Rendered fields (besides ``*conn_id``) a job link is built from: ids and a region, never secrets."""
 
 
@@ -75,15 +75,6 @@ def _loads(text: Any) -> Any:
         return text
 
 
-def _job_fields(rendered: Any) -> dict[str, str]:
-    rendered = rendered if isinstance(rendered, dict) else {}
-    return {
-        k: v
-        for k, v in rendered.items()
-        if isinstance(v, str) and v and (k.endswith("conn_id") or k in JOB_FIELDS)
-    }
-
-
 def _state(value: Any) -> str | None:
     return None if value is None else str(getattr(value, "value", value))
 
@@ -97,7 +88,7 @@ def _rendered(session: Any, dag_id: str, run_id: str) -> dict[tuple[str, int], d
             RTIF.dag_id == dag_id, RTIF.run_id == run_id
         )
     ).all()
-    return {(r.task_id, r.map_index): _job_fields(r.rendered_fields) for r in rows}
+    return {(r.task_id, r.map_index): job_fields(r.rendered_fields) for r in rows}
 
 
 def _page_urls(session: Any, dag_id: str, run_id: str) -> dict[tuple[str, int], str]:
